@@ -1,0 +1,57 @@
+# The two set-up commands of the README are `make run` and `make test`.
+# Everything else here is a step they depend on.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NPM_STAMP := node_modules/.installed
+CONFIG ?= deploy/config
+
+.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e clean
+
+help:
+	@echo "make run    install, build and start the service (memory backend, $(CONFIG))"
+	@echo "make test   install and run every check: lint, typecheck, unit, integration, e2e"
+	@echo "make build  build only (then: node dist/cli.js --help)"
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NPM_STAMP)
+
+# Debian packages the tests need (python3 gRPC client); installs them when missing.
+system-deps:
+	@scripts/ensure-system-packages.sh
+
+gen: deps
+	npx buf generate
+
+build: gen
+	npx tsc -p tsconfig.build.json
+	@chmod +x dist/cli.js
+
+run: build
+	node dist/cli.js serve --config $(CONFIG) --backend memory --log-level info
+
+lint: deps
+	npx biome check .
+
+typecheck: gen
+	npx tsc -p tsconfig.json --noEmit
+
+circular: gen
+	npx madge --circular --extensions ts src
+
+test-unit: gen
+	npx vitest run test/unit test/contract
+
+test-integration: build
+	npx vitest run test/integration
+
+test-e2e: build system-deps
+	npx vitest run test/e2e
+
+test: deps system-deps build lint typecheck circular
+	npx vitest run
+
+clean:
+	rm -rf dist src/gen node_modules
