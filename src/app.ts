@@ -1,0 +1,165 @@
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { buildConfig } from './config/build-config.js';
+import type { ConfigProblem } from './config/config-problem.js';
+import { ConfigSource } from './config/config-source.js';
+import type { Settings } from './config/settings.js';
+import type { Clock } from './core/clock.js';
+import { createGrpcServer } from './grpc/grpc-server.js';
+import { HealthState } from './health/health-state.js';
+import { createDebugServer } from './http/debug-server.js';
+import { createHttpServer } from './http/http-server.js';
+import type { Logger } from './log/logger.js';
+import { RateLimitService } from './service/rate-limit-service.js';
+import { MemoryCounterStore } from './storage/memory-store.js';
+
+export interface ListeningPorts {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly debugPort: number;
+}
+
+/** The initial config is invalid and FORCE_START_WITHOUT_INITIAL_CONFIG is off. */
+export class InitialConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(`invalid initial config (${problems.length} problem${problems.length === 1 ? '' : 's'})`);
+    this.name = 'InitialConfigError';
+  }
+}
+
+export interface App {
+  readonly health: HealthState;
+  readonly configSource: ConfigSource;
+  /** Loads the config, starts watching it, binds the three listeners. */
+  start(): Promise<ListeningPorts>;
+  /** Graceful stop: NOT_SERVING, refuse new calls, let in-flight ones finish within the grace period. */
+  stop(): Promise<void>;
+}
+
+export interface AppDeps {
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+/** Composition root: builds every part from settings and wires them; nothing here reads env or argv. */
+export function createApp(settings: Settings, { logger, clock }: AppDeps): App {
+  const grpcHealth = new HealthImplementation();
+  const health = new HealthState(grpcHealth);
+  const store = new MemoryCounterStore({
+    stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
+    // lets the store sweep expired windows on a timer even when no traffic arrives
+    clock,
+  });
+  const configSource = new ConfigSource({
+    roots: [...settings.configPaths],
+    ignoreDotfiles: settings.runtimeIgnoreDotfiles,
+    mergeDomains: settings.mergeDomainConfig,
+    build: buildConfig,
+    logger,
+    debounceMs: settings.configReloadDebounceMs,
+    onLoaded: () => health.setConfigLoaded(configSource.current() !== undefined),
+  });
+  const service = new RateLimitService({
+    rules: () => configSource.current(),
+    store,
+    clock,
+    options: {
+      cacheKeyPrefix: settings.cacheKeyPrefix,
+      shadowMode: settings.shadowMode,
+      quotaMode: settings.quotaMode,
+      responseHeaders: settings.responseHeaders,
+      dynamicMetadata: settings.responseDynamicMetadata,
+      requestLimits: settings.requestLimits,
+    },
+  });
+  const grpcServer = createGrpcServer({
+    handler: service,
+    health: grpcHealth,
+    logger,
+    maxConnectionAgeMs: settings.grpcMaxConnectionAgeMs,
+    maxConnectionAgeGraceMs: settings.grpcMaxConnectionAgeGraceMs,
+  });
+  const httpServer = createHttpServer({ handler: service, isServing: () => health.isServing(), logger });
+  const debugServer = createDebugServer({ describeConfig: () => configSource.current()?.describe() });
+  health.onChange((serving) =>
+    logger.info({ serving, reasons: health.reasons() }, serving ? 'health: SERVING' : 'health: NOT_SERVING'),
+  );
+
+  return {
+    health,
+    configSource,
+    async start() {
+      const outcome = await configSource.load();
+      if (!outcome.ok && !settings.forceStartWithoutInitialConfig) throw new InitialConfigError(outcome.problems);
+      if (!outcome.ok) logger.warn('starting without a valid config (FORCE_START_WITHOUT_INITIAL_CONFIG)');
+      configSource.watch();
+      health.setBackendReady(store.isReady());
+      const ports = {
+        grpcPort: await bindGrpc(grpcServer, settings.grpcHost, settings.grpcPort),
+        httpPort: await listen(httpServer, settings.httpHost, settings.httpPort),
+        debugPort: await listen(debugServer, settings.debugHost, settings.debugPort),
+      };
+      logger.info({ ...ports, backend: store.kind }, 'listening');
+      return ports;
+    },
+    async stop() {
+      health.setDraining();
+      logger.info({ graceMs: settings.shutdownGraceMs }, 'shutting down: finishing in-flight calls');
+      await Promise.all([
+        shutdownGrpc(grpcServer, settings.shutdownGraceMs),
+        closeHttp(httpServer, settings.shutdownGraceMs),
+        closeHttp(debugServer, settings.shutdownGraceMs),
+      ]);
+      await configSource.close();
+      await store.close();
+      logger.info('stopped');
+    },
+  };
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function bindGrpc(server: GrpcServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(hostPort(host, port), ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    );
+  });
+}
+
+function listen(server: HttpServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Refuses new calls at once; in-flight calls get `graceMs`, then connections are cut. */
+function shutdownGrpc(server: GrpcServer, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.forceShutdown(), graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function closeHttp(server: HttpServer, graceMs: number): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+/**
+ * The command line: `serve`, `validate`, `check`. The only module (with
+ * commands it calls) that reads process.env and argv, handles signals and
+ * sets the exit code.
+ */
+import { parseArgs } from 'node:util';
+import { createApp, InitialConfigError } from './app.js';
+import { checkCommand } from './commands/check.js';
+import { validateCommand } from './commands/validate.js';
+import { formatProblem } from './config/config-problem.js';
+import { loadSettings, SettingError } from './config/settings.js';
+import { parseBool } from './config/settings-parsers.js';
+import { systemClock } from './core/system-clock.js';
+import { createLogger } from './log/logger.js';
+
+const USAGE = `usage: ratelimit <command> [options]
+
+commands:
+  serve     start the rate limit service
+            --config PATH (file or directory, repeatable; default RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY)
+            --grpc-port N (GRPC_PORT, 8081)  --http-port N (PORT, 8080)  --debug-port N (DEBUG_PORT, 6070)
+            --backend memory (BACKEND_TYPE)  --log-level L (LOG_LEVEL, info)  --log-format json|text (LOG_FORMAT)
+            --force-start-without-initial-config (FORCE_START_WITHOUT_INITIAL_CONFIG)
+            port 0 picks a free port; a flag beats its env var
+  validate  PATH...  check config files as serve loads them; prints file:line:col: message, exit 1 on any problem
+  check     --domain D --descriptor k=v[,k=v]... [--descriptor ...] [--hits N] [--addr host:port (127.0.0.1:8081)]
+            ask a running service; exit 0 OK, 2 OVER_LIMIT, 1 error
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'validate':
+      return validate(rest);
+    case 'check':
+      return check(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`unknown command '${command}'\n\n${USAGE}`);
+      return 1;
+  }
+}
+
+async function serve(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      config: { type: 'string', multiple: true },
+      'grpc-port': { type: 'string' },
+      'http-port': { type: 'string' },
+      'debug-port': { type: 'string' },
+      backend: { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      'force-start-without-initial-config': { type: 'boolean' },
+    },
+  });
+  const { settings, warnings } = loadSettings(process.env, {
+    config: values.config,
+    grpcPort: values['grpc-port'],
+    httpPort: values['http-port'],
+    debugPort: values['debug-port'],
+    backend: values.backend,
+    logLevel: values['log-level'],
+    logFormat: values['log-format'],
+    forceStartWithoutInitialConfig: values['force-start-without-initial-config'],
+  });
+  const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+  for (const warning of warnings) logger.warn(warning);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+
+  const app = createApp(settings, { logger, clock: systemClock });
+  let ports: Awaited<ReturnType<typeof app.start>>;
+  try {
+    ports = await app.start();
+  } catch (error) {
+    if (error instanceof InitialConfigError) {
+      for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
+      logger.fatal(`${error.message}; not starting (set FORCE_START_WITHOUT_INITIAL_CONFIG=true to start anyway)`);
+      return 1;
+    }
+    throw error;
+  }
+  if (settings.logFormat === 'text') {
+    process.stderr.write(
+      `\nratelimit is listening: gRPC 127.0.0.1:${ports.grpcPort}, HTTP http://127.0.0.1:${ports.httpPort}, debug http://127.0.0.1:${ports.debugPort}\n` +
+        `try it (in another terminal):\n  node dist/cli.js check --addr 127.0.0.1:${ports.grpcPort} --domain example --descriptor user=alice\n\n`,
+    );
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'signal received');
+      app.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'error during shutdown');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+async function validate(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { 'merge-domain-config': { type: 'boolean' } },
+  });
+  if (positionals.length === 0) {
+    process.stderr.write('validate: give at least one config file or directory\n');
+    return 1;
+  }
+  const env = process.env;
+  return validateCommand(
+    {
+      paths: positionals,
+      mergeDomains: values['merge-domain-config'] ?? parseBool('MERGE_DOMAIN_CONFIG', env.MERGE_DOMAIN_CONFIG || 'false'),
+      ignoreDotfiles: parseBool('RUNTIME_IGNOREDOTFILES', env.RUNTIME_IGNOREDOTFILES || 'false'),
+    },
+    (line) => process.stdout.write(`${line}\n`),
+  );
+}
+
+async function check(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      domain: { type: 'string' },
+      descriptor: { type: 'string', multiple: true },
+      hits: { type: 'string' },
+      addr: { type: 'string', default: '127.0.0.1:8081' },
+      timeout: { type: 'string', default: '5000' },
+    },
+  });
+  if (values.domain === undefined || values.descriptor === undefined) {
+    process.stderr.write('check: --domain and at least one --descriptor are required\n');
+    return 1;
+  }
+  const hits = values.hits === undefined ? undefined : Number(values.hits);
+  if (hits !== undefined && (!Number.isInteger(hits) || hits < 0)) {
+    process.stderr.write(`check: --hits must be a non-negative integer, got '${values.hits}'\n`);
+    return 1;
+  }
+  return checkCommand(
+    {
+      address: values.addr,
+      domain: values.domain,
+      descriptors: values.descriptor,
+      hits,
+      timeoutMs: Number(values.timeout),
+    },
+    (line) => process.stdout.write(`${line}\n`),
+  );
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = error instanceof SettingError || error instanceof TypeError ? error.message : String(error);
+    process.stderr.write(`ratelimit: ${message}\n`);
+    if (!(error instanceof SettingError) && error instanceof Error && error.stack) {
+      process.stderr.write(`${error.stack}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,38 @@
+import { buildConfig } from '../config/build-config.js';
+import { listConfigFiles, readConfigFiles } from '../config/config-files.js';
+import { formatProblem } from '../config/config-problem.js';
+
+export interface ValidateOptions {
+  readonly paths: readonly string[];
+  readonly mergeDomains: boolean;
+  readonly ignoreDotfiles: boolean;
+}
+
+/**
+ * `ratelimit validate PATH...`: loads configs exactly as `serve` does. Prints
+ * every problem as `file:line:col: message` and returns 1, or one summary line
+ * per domain and returns 0.
+ */
+export async function validateCommand(options: ValidateOptions, out: (line: string) => void): Promise<number> {
+  let files: string[];
+  try {
+    files = await listConfigFiles(options.paths, { ignoreDotfiles: options.ignoreDotfiles });
+  } catch (error) {
+    out(`error: ${(error as Error).message}`);
+    return 1;
+  }
+  if (files.length === 0) {
+    out(`error: no *.yaml or *.yml files found in ${options.paths.join(', ')}`);
+    return 1;
+  }
+  const result = buildConfig(await readConfigFiles(files), { mergeDomains: options.mergeDomains });
+  if (!result.ok) {
+    for (const problem of result.problems) out(formatProblem(problem));
+    out(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`);
+    return 1;
+  }
+  for (const { domain, files: from, limits } of result.config.domains()) {
+    out(`domain ${domain}: ${limits} limit${limits === 1 ? '' : 's'} (${from.join(', ')})`);
+  }
+  return 0;
+}

@@ -1,0 +1,189 @@
+import {
+  parseBool,
+  parseChoice,
+  parseDurationMs,
+  parseIntIn,
+  parsePort,
+  parseRatio,
+  SettingError,
+} from './settings-parsers.js';
+import { unsupportedSettingWarnings } from './unsupported-settings.js';
+
+export { SettingError } from './settings-parsers.js';
+
+export type BackendType = 'memory';
+export type LogFormat = 'json' | 'text';
+
+/**
+ * Everything the service is configured with, from env vars named as in
+ * envoyproxy/ratelimit (reference §6) and CLI flags; a flag beats the env var.
+ */
+export interface Settings {
+  readonly grpcHost: string;
+  readonly grpcPort: number;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly debugHost: string;
+  readonly debugPort: number;
+  /** Files or directories to load; from --config, else RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY. */
+  readonly configPaths: readonly string[];
+  readonly configPathsFromFlags: boolean;
+  readonly runtimeRoot: string;
+  readonly runtimeSubdirectory: string;
+  readonly runtimeAppDirectory: string;
+  readonly runtimeWatchRoot: boolean;
+  readonly runtimeIgnoreDotfiles: boolean;
+  readonly mergeDomainConfig: boolean;
+  readonly forceStartWithoutInitialConfig: boolean;
+  readonly backend: BackendType;
+  readonly logLevel: string;
+  readonly logFormat: LogFormat;
+  readonly shadowMode: boolean;
+  readonly quotaMode: boolean;
+  readonly nearLimitRatio: number;
+  readonly cacheKeyPrefix: string;
+  readonly stopCacheKeyIncrementWhenOverlimit: boolean;
+  readonly responseHeaders: {
+    readonly enabled: boolean;
+    readonly limitHeader: string;
+    readonly remainingHeader: string;
+    readonly resetHeader: string;
+  };
+  readonly responseDynamicMetadata: boolean;
+  readonly requestLimits: {
+    readonly maxDescriptors: number;
+    readonly maxEntries: number;
+    readonly maxKeyBytes: number;
+    readonly maxValueBytes: number;
+  };
+  /** gRPC server keepalive, ms (GRPC_MAX_CONNECTION_AGE / _GRACE). */
+  readonly grpcMaxConnectionAgeMs: number;
+  readonly grpcMaxConnectionAgeGraceMs: number;
+  /** How long in-flight calls may run after SIGTERM before connections are cut. */
+  readonly shutdownGraceMs: number;
+  /** Debounce of config file events before a reload. */
+  readonly configReloadDebounceMs: number;
+}
+
+/** CLI flags of `serve`; undefined = not given (the env var or default applies). */
+export interface SettingFlags {
+  readonly config?: readonly string[] | undefined;
+  readonly grpcPort?: string | undefined;
+  readonly httpPort?: string | undefined;
+  readonly debugPort?: string | undefined;
+  readonly backend?: string | undefined;
+  readonly logLevel?: string | undefined;
+  readonly logFormat?: string | undefined;
+  readonly forceStartWithoutInitialConfig?: boolean | undefined;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic', 'silent'] as const;
+
+/** Builds Settings from env vars and flags; throws SettingError on a bad value. Also returns startup warnings. */
+export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Settings; warnings: string[] } {
+  const str = (name: string, fallback: string): string => env[name] ?? fallback;
+  const read = <T>(name: string, fallback: T, parse: (name: string, raw: string) => T): T => {
+    const raw = env[name];
+    return raw === undefined || raw === '' ? fallback : parse(name, raw);
+  };
+  const flagOr = <T>(flag: string | undefined, flagName: string, fallback: T, parse: (n: string, r: string) => T) =>
+    flag === undefined ? fallback : parse(flagName, flag);
+  const bool = (name: string, fallback: boolean) => read(name, fallback, parseBool);
+
+  const runtimeRoot = str('RUNTIME_ROOT', '/srv/runtime_data/current');
+  const runtimeSubdirectory = str('RUNTIME_SUBDIRECTORY', '');
+  const runtimeAppDirectory = str('RUNTIME_APPDIRECTORY', 'config');
+  const configFromFlags = flags.config !== undefined && flags.config.length > 0;
+  const settings: Settings = {
+    grpcHost: str('GRPC_HOST', '0.0.0.0'),
+    grpcPort: flagOr(flags.grpcPort, '--grpc-port', read('GRPC_PORT', 8081, parsePort), parsePort),
+    httpHost: str('HOST', '0.0.0.0'),
+    httpPort: flagOr(flags.httpPort, '--http-port', read('PORT', 8080, parsePort), parsePort),
+    debugHost: str('DEBUG_HOST', '0.0.0.0'),
+    debugPort: flagOr(flags.debugPort, '--debug-port', read('DEBUG_PORT', 6070, parsePort), parsePort),
+    configPaths: configFromFlags
+      ? [...(flags.config ?? [])]
+      : [joinPath(runtimeRoot, runtimeSubdirectory, runtimeAppDirectory)],
+    configPathsFromFlags: configFromFlags,
+    runtimeRoot,
+    runtimeSubdirectory,
+    runtimeAppDirectory,
+    runtimeWatchRoot: bool('RUNTIME_WATCH_ROOT', true),
+    runtimeIgnoreDotfiles: bool('RUNTIME_IGNOREDOTFILES', false),
+    mergeDomainConfig: bool('MERGE_DOMAIN_CONFIG', false),
+    forceStartWithoutInitialConfig:
+      flags.forceStartWithoutInitialConfig ?? bool('FORCE_START_WITHOUT_INITIAL_CONFIG', false),
+    backend: parseBackend(flags.backend, env),
+    logLevel: normaliseLevel(
+      flagOr(flags.logLevel, '--log-level', read('LOG_LEVEL', 'info', levelParser), levelParser),
+    ),
+    logFormat: flagOr(
+      flags.logFormat,
+      '--log-format',
+      read('LOG_FORMAT', 'json' as LogFormat, formatParser),
+      formatParser,
+    ),
+    shadowMode: bool('SHADOW_MODE', false),
+    quotaMode: bool('QUOTA_MODE', false),
+    nearLimitRatio: read('NEAR_LIMIT_RATIO', 0.8, parseRatio),
+    cacheKeyPrefix: str('CACHE_KEY_PREFIX', ''),
+    stopCacheKeyIncrementWhenOverlimit: bool('STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT', false),
+    responseHeaders: {
+      enabled: bool('LIMIT_RESPONSE_HEADERS_ENABLED', false),
+      limitHeader: str('LIMIT_LIMIT_HEADER', 'RateLimit-Limit'),
+      remainingHeader: str('LIMIT_REMAINING_HEADER', 'RateLimit-Remaining'),
+      resetHeader: str('LIMIT_RESET_HEADER', 'RateLimit-Reset'),
+    },
+    responseDynamicMetadata: bool('RESPONSE_DYNAMIC_METADATA', false),
+    requestLimits: {
+      maxDescriptors: read('MAX_DESCRIPTORS_PER_REQUEST', 64, (n, r) => parseIntIn(n, r, 1, 100_000)),
+      maxEntries: read('MAX_ENTRIES_PER_DESCRIPTOR', 32, (n, r) => parseIntIn(n, r, 1, 100_000)),
+      maxKeyBytes: read('MAX_DESCRIPTOR_KEY_BYTES', 256, (n, r) => parseIntIn(n, r, 1, 1_048_576)),
+      maxValueBytes: read('MAX_DESCRIPTOR_VALUE_BYTES', 1024, (n, r) => parseIntIn(n, r, 1, 1_048_576)),
+    },
+    grpcMaxConnectionAgeMs: read('GRPC_MAX_CONNECTION_AGE', 86_400_000, parseDurationMs),
+    grpcMaxConnectionAgeGraceMs: read('GRPC_MAX_CONNECTION_AGE_GRACE', 3_600_000, parseDurationMs),
+    shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', 10_000, parseDurationMs),
+    configReloadDebounceMs: read('CONFIG_RELOAD_DEBOUNCE', 250, parseDurationMs),
+  };
+  return { settings, warnings: unsupportedSettingWarnings(env) };
+}
+
+function parseBackend(flag: string | undefined, env: Env): BackendType {
+  const raw = flag ?? env.BACKEND_TYPE;
+  const name = flag === undefined ? 'BACKEND_TYPE' : '--backend';
+  if (raw === undefined || raw === '') return 'memory';
+  const choice = parseChoice(name, raw, ['memory', 'redis', 'memcache'] as const);
+  if (choice !== 'memory') {
+    throw new SettingError(name, raw, 'memory (the redis backend is not available in this version yet)');
+  }
+  return choice;
+}
+
+function levelParser(name: string, raw: string): string {
+  return parseChoice(name, raw, LOG_LEVELS);
+}
+
+function formatParser(name: string, raw: string): LogFormat {
+  return parseChoice(name, raw, ['json', 'text'] as const);
+}
+
+/** logrus level names the reference accepts, mapped onto pino's. */
+function normaliseLevel(level: string): string {
+  if (level === 'warning') return 'warn';
+  if (level === 'panic') return 'fatal';
+  return level;
+}
+
+function joinPath(...parts: string[]): string {
+  return parts
+    .filter((part) => part !== '')
+    .join('/')
+    .replace(/\/{2,}/g, '/');
+}
+
+export function describeSettingError(error: unknown): string | undefined {
+  return error instanceof SettingError ? error.message : undefined;
+}

@@ -1,0 +1,52 @@
+import type { Env } from './settings.js';
+
+/**
+ * Env vars of envoyproxy/ratelimit this version does not implement yet. Each
+ * one that is set is reported at startup (never silently ignored); the reason
+ * says what happens instead.
+ */
+const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = [
+  ['REDIS_', 'the Redis backend is not available yet; limits are per instance (memory backend)'],
+  ['MEMCACHE_', 'the Memcached backend is not supported'],
+  ['LOCAL_CACHE_SIZE_IN_BYTES', 'the local over-limit cache comes with the Redis backend'],
+  ['EXPIRATION_JITTER_MAX_SECONDS', 'only meaningful with the Redis backend'],
+  ['CONFIG_TYPE', 'only file config (CONFIG_TYPE=FILE) is supported; xDS config is not'],
+  ['CONFIG_GRPC_XDS_', 'xDS config is not supported'],
+  ['XDS_CLIENT_', 'xDS config is not supported'],
+  ['GRPC_UDS', 'listening on a Unix socket is not supported'],
+  ['GRPC_SERVER_USE_TLS', 'gRPC server TLS is not supported yet'],
+  ['GRPC_SERVER_TLS_', 'gRPC server TLS is not supported yet'],
+  ['GRPC_CLIENT_TLS_', 'gRPC server mTLS is not supported yet'],
+  ['USE_STATSD', 'statsd is not supported; Prometheus metrics are planned'],
+  ['STATSD_', 'statsd is not supported'],
+  ['USE_DOG_STATSD', 'DogStatsD is not supported'],
+  ['DOG_STATSD_', 'DogStatsD is not supported'],
+  ['USE_PROMETHEUS', 'the Prometheus endpoint is planned on the HTTP port (/metrics)'],
+  ['PROMETHEUS_', 'the Prometheus endpoint is planned on the HTTP port (/metrics)'],
+  ['EXTRA_TAGS', 'stats tags are not supported'],
+  ['STATS_FLUSH_INTERVAL', 'stats are not pushed'],
+  ['DISABLE_STATS', 'stats are not pushed'],
+  ['TRACING_', 'tracing is not supported yet'],
+];
+
+/** Set but meaningless here or deprecated upstream; accepted silently for drop-in manifests. */
+const ACCEPTED = new Set([
+  'REDIS_POOL_ON_EMPTY_WAIT_DURATION',
+  'REDIS_PERSECOND_POOL_ON_EMPTY_WAIT_DURATION',
+  'HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED',
+  'CONFIG_TYPE=FILE',
+  'USE_STATSD=false',
+  'DISABLE_STATS=true',
+  'TRACING_ENABLED=false',
+]);
+
+/** One warning per reference env var that is set but not supported. */
+export function unsupportedSettingWarnings(env: Env): string[] {
+  const warnings: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || ACCEPTED.has(name) || ACCEPTED.has(`${name}=${value}`)) continue;
+    const entry = NOT_YET.find(([prefix]) => (prefix.endsWith('_') ? name.startsWith(prefix) : name === prefix));
+    if (entry !== undefined) warnings.push(`${name} is set but not supported: ${entry[1]}`);
+  }
+  return warnings.sort();
+}

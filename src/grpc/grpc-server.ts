@@ -1,0 +1,78 @@
+import { fileURLToPath } from 'node:url';
+import { type sendUnaryData, Server, type ServerUnaryCall } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { type HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { RateLimitResult } from '../core/decision.js';
+import type { RateLimitRequest } from '../core/descriptor.js';
+import {
+  type RateLimitRequest as ProtoRequest,
+  type RateLimitResponse,
+  RateLimitServiceService,
+} from '../gen/envoy/service/ratelimit/v3/rls.js';
+import type { Logger } from '../log/logger.js';
+import { grpcStatusFor } from './error-status.js';
+import { requestFromProto, responseToProto } from './rls-codec.js';
+
+/** The use case the transport calls; nothing else of the service leaks in here. */
+export interface RateLimitHandler {
+  shouldRateLimit(request: RateLimitRequest): Promise<RateLimitResult>;
+}
+
+export interface GrpcServerOptions {
+  readonly handler: RateLimitHandler;
+  readonly health: HealthImplementation;
+  readonly logger: Logger;
+  /** Server keepalive (GRPC_MAX_CONNECTION_AGE / _GRACE), ms. */
+  readonly maxConnectionAgeMs: number;
+  readonly maxConnectionAgeGraceMs: number;
+}
+
+/** Our .proto files, found beside src/ or dist/ (both sit one level below the repo root). */
+const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
+
+/**
+ * A gRPC server with the rate limit service, grpc.health.v1 and server
+ * reflection registered. Binding and shutdown are the caller's.
+ */
+export function createGrpcServer(options: GrpcServerOptions): Server {
+  const server = new Server({
+    'grpc.max_connection_age_ms': options.maxConnectionAgeMs,
+    'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs,
+  });
+  server.addService(RateLimitServiceService, {
+    shouldRateLimit: shouldRateLimitHandler(options.handler, options.logger),
+  });
+  options.health.addToServer(server);
+  new ReflectionService(reflectionPackage()).addToServer(server);
+  return server;
+}
+
+function shouldRateLimitHandler(handler: RateLimitHandler, logger: Logger) {
+  return (
+    call: ServerUnaryCall<ProtoRequest, RateLimitResponse>,
+    callback: sendUnaryData<RateLimitResponse>,
+  ): void => {
+    const fail = (error: unknown): void => {
+      const { code, details, unexpected } = grpcStatusFor(error);
+      if (unexpected) logger.error({ err: error }, 'ShouldRateLimit failed unexpectedly');
+      callback({ code, details });
+    };
+    let request: RateLimitRequest;
+    try {
+      request = requestFromProto(call.request);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    handler.shouldRateLimit(request).then((result) => callback(null, responseToProto(result)), fail);
+  };
+}
+
+/** Descriptors for reflection, read once at startup from the same protos the server serves. */
+function reflectionPackage() {
+  return loadSync(['envoy/service/ratelimit/v3/rls.proto', healthProtoPath], {
+    includeDirs: [PROTO_ROOT],
+    keepCase: true,
+  });
+}

@@ -1,0 +1,33 @@
+import { createServer, type Server } from 'node:http';
+
+export interface DebugServerOptions {
+  /** /rlconfig lines of the current config, or undefined when none is loaded. */
+  readonly describeConfig: () => readonly string[] | undefined;
+}
+
+const INDEX = ['/rlconfig: the loaded rate limits, one per line, sorted', '/healthcheck: see port 8080'];
+
+/** The debug/admin port (6070 in the reference): `/` lists endpoints, `/rlconfig` dumps the limits. */
+export function createDebugServer(options: DebugServerOptions): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    let status = 200;
+    let body: string;
+    if (path === '/') {
+      body = `${INDEX.join('\n')}\n`;
+    } else if (path === '/rlconfig') {
+      const lines = options.describeConfig();
+      if (lines === undefined) {
+        status = 503;
+        body = 'no rate limit configuration loaded\n';
+      } else {
+        body = lines.map((line) => `${line}\n`).join('');
+      }
+    } else {
+      status = 404;
+      body = 'not found\n';
+    }
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(body);
+  });
+}

@@ -1,0 +1,92 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { RateLimitResult } from '../core/decision.js';
+import type { RateLimitRequest } from '../core/descriptor.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import { httpStatusFor } from './error-status.js';
+import { requestFromJson, responseToJson } from './json-codec.js';
+
+export interface HttpServerOptions {
+  readonly handler: { shouldRateLimit(request: RateLimitRequest): Promise<RateLimitResult> };
+  readonly isServing: () => boolean;
+  readonly logger: Logger;
+  /** Largest /json body accepted, bytes. */
+  readonly maxBodyBytes?: number;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+
+/**
+ * Port 8080 of the reference: `POST /json` (the JSON form of
+ * ShouldRateLimit: 200 OK, 429 over limit, 400 malformed, 503 cannot decide)
+ * and `GET /healthcheck` (200 "OK" when serving, else 500).
+ */
+export function createHttpServer(options: HttpServerOptions): Server {
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/json') {
+      handleJson(req, res, options, maxBody).catch((error: unknown) => {
+        options.logger.error({ err: error }, '/json handler failed');
+        if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+      });
+    } else if (path === '/healthcheck') {
+      if (options.isServing()) send(res, 200, 'text/plain', 'OK');
+      else send(res, 500, 'text/plain', 'NOT_SERVING');
+    } else {
+      send(res, 404, 'text/plain', 'not found\n');
+    }
+  });
+}
+
+async function handleJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: HttpServerOptions,
+  maxBody: number,
+): Promise<void> {
+  const body = await readBody(req, maxBody);
+  if (body === undefined) {
+    send(res, 413, 'text/plain', `request body larger than ${maxBody} bytes\n`);
+    return;
+  }
+  try {
+    const request = requestFromJson(parseJson(body));
+    const result = await options.handler.shouldRateLimit(request);
+    const status = result.overallCode === 'OK' ? 200 : 429;
+    send(res, status, 'application/json', JSON.stringify(responseToJson(result)));
+  } catch (error) {
+    const { status, message, unexpected } = httpStatusFor(error);
+    if (unexpected) options.logger.error({ err: error }, '/json request failed unexpectedly');
+    send(res, status, 'text/plain', `${message}\n`);
+  }
+}
+
+function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (error) {
+    throw new InvalidArgumentError(`request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The whole body as UTF-8, or undefined when it exceeds `maxBytes` (the rest is drained, not buffered). */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,44 @@
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './request-validation.js';
+
+/** LIMIT_RESPONSE_HEADERS_ENABLED and the header-name settings (reference §4.7). */
+export interface ResponseHeaderOptions {
+  readonly enabled: boolean;
+  /** LIMIT_LIMIT_HEADER: the picked limit's requests_per_unit. */
+  readonly limitHeader: string;
+  /** LIMIT_REMAINING_HEADER: the picked status's limit_remaining. */
+  readonly remainingHeader: string;
+  /** LIMIT_RESET_HEADER: whole seconds until the picked unit's window ends. */
+  readonly resetHeader: string;
+}
+
+/** How the service answers; every field mirrors a reference setting (names in TSDoc). */
+export interface ServiceOptions {
+  /** CACHE_KEY_PREFIX, prepended to every counter key. */
+  readonly cacheKeyPrefix: string;
+  /** SHADOW_MODE: statuses stay as computed, but overall_code is always OK. */
+  readonly shadowMode: boolean;
+  /** QUOTA_MODE: every non-unlimited descriptor, matched or not, counts as a quota descriptor. */
+  readonly quotaMode: boolean;
+  readonly responseHeaders: ResponseHeaderOptions;
+  /** RESPONSE_DYNAMIC_METADATA: return dynamic metadata (reference §4.6). */
+  readonly dynamicMetadata: boolean;
+  readonly requestLimits: RequestLimits;
+}
+
+/** The reference's header names, headers off. */
+export const DEFAULT_RESPONSE_HEADER_OPTIONS: ResponseHeaderOptions = Object.freeze({
+  enabled: false,
+  limitHeader: 'RateLimit-Limit',
+  remainingHeader: 'RateLimit-Remaining',
+  resetHeader: 'RateLimit-Reset',
+});
+
+/** The reference's defaults: no prefix, no shadow or quota mode, no headers or metadata. */
+export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = Object.freeze({
+  cacheKeyPrefix: '',
+  shadowMode: false,
+  quotaMode: false,
+  responseHeaders: DEFAULT_RESPONSE_HEADER_OPTIONS,
+  dynamicMetadata: false,
+  requestLimits: DEFAULT_REQUEST_LIMITS,
+});

@@ -1,0 +1,120 @@
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, type ServeProcess, startServeProcess } from '../support/cli-process.js';
+import { writeConfigDir } from '../support/server.js';
+
+const SHOP = `domain: shop
+descriptors:
+  - key: user
+    rate_limit:
+      unit: minute
+      requests_per_unit: 3
+`;
+
+let serve: ServeProcess | undefined;
+const dirs: string[] = [];
+
+afterEach(async () => {
+  if (serve !== undefined && serve.child.exitCode === null) await serve.stop();
+  serve = undefined;
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function configDir(files: Record<string, string>): Promise<string> {
+  const dir = await writeConfigDir(files);
+  dirs.push(dir);
+  return dir;
+}
+
+describe('ratelimit validate', () => {
+  it('prints one summary line per domain and exits 0 for a valid config', async () => {
+    const dir = await configDir({ 'shop.yaml': SHOP, 'api.yml': 'domain: api\ndescriptors: []\n' });
+    const result = await runCli(['validate', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^domain api: 0 limits .*api\.yml/m);
+    expect(result.stdout).toMatch(/^domain shop: 1 limit .*shop\.yaml/m);
+  });
+
+  it('prints every problem as file:line:col: message and exits 1', async () => {
+    const dir = await configDir({
+      'a.yaml': 'domain: a\ndescriptors:\n  - key: user\n    rate_limit:\n      unit: fortnight\n',
+      'b.yaml': 'domain: b\ndescriptors:\n  - key: ip\n    ratelimit: {}\n',
+    });
+    const result = await runCli(['validate', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`${join(dir, 'a.yaml')}:5:13: invalid rate limit unit 'fortnight'`);
+    expect(result.stdout).toMatch(new RegExp(`${join(dir, 'b.yaml')}:4:5: config error, unknown key 'ratelimit'`));
+  });
+
+  it('validates the shipped example config', async () => {
+    const result = await runCli(['validate', 'deploy/config']);
+    expect(result).toMatchObject({ code: 0 });
+    expect(result.stdout).toContain('domain example:');
+  });
+});
+
+describe('ratelimit serve and check', () => {
+  it('answers OK then OVER_LIMIT to check, and exits 0 on SIGTERM', async () => {
+    serve = await startServeProcess(['--config', await configDir({ 'shop.yaml': SHOP })]);
+    const check = () =>
+      runCli(['check', '--addr', `127.0.0.1:${serve?.grpcPort}`, '--domain', 'shop', '--descriptor', 'user=alice']);
+    const first = await check();
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^OK {2}domain=shop\n {2}\[0\] user=alice {2}OK {2}limit 3\/minute {2}remaining 2 {2}reset in \d+s\n$/);
+    await check();
+    await check();
+    const over = await check();
+    expect(over.code).toBe(2);
+    expect(over.stdout).toMatch(/^OVER_LIMIT {2}domain=shop\n.*OVER_LIMIT {2}limit 3\/minute {2}remaining 0/);
+    expect(await serve.stop()).toBe(0);
+    expect(serve.logs.map((l) => l.msg)).toContain('stopped');
+  });
+
+  it('refuses to start on an invalid config and prints file:line:col', async () => {
+    const dir = await configDir({ 'bad.yaml': 'domain: shop\ndescriptors:\n  - value: x\n' });
+    const result = await runCli(['serve', '--config', dir, '--grpc-port', '0', '--http-port', '0', '--debug-port', '0']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${join(dir, 'bad.yaml')}:3:5: descriptor has empty key`);
+  });
+
+  it('warns at startup about reference env vars it does not support', async () => {
+    serve = await startServeProcess(['--config', await configDir({ 'shop.yaml': SHOP })], {
+      USE_STATSD: 'true',
+      GRPC_UDS: '/tmp/rl.sock',
+    });
+    const warnings = serve.logs.filter((l) => l.level === 40).map((l) => String(l.msg));
+    expect(warnings.some((w) => w.startsWith('GRPC_UDS is set but not supported'))).toBe(true);
+    expect(warnings.some((w) => w.startsWith('USE_STATSD is set but not supported'))).toBe(true);
+  });
+
+  it('stops with a clear message for a bad env value', async () => {
+    const result = await runCli(['serve', '--config', 'deploy/config'], { GRPC_PORT: 'eighty' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("GRPC_PORT: expected an integer from 0 to 65535, got 'eighty'");
+  });
+
+  it('picks up a Kubernetes ConfigMap update (..data symlink swap) without a restart', async () => {
+    const mount = await mkdtemp(join(tmpdir(), 'rl-configmap-'));
+    dirs.push(mount);
+    const writeVersion = async (name: string, limit: number) => {
+      await mkdir(join(mount, name));
+      await writeFile(join(mount, name, 'shop.yaml'), SHOP.replace('requests_per_unit: 3', `requests_per_unit: ${limit}`));
+    };
+    await writeVersion('..2026_01', 3);
+    await symlink('..2026_01', join(mount, '..data'));
+    await symlink('..data/shop.yaml', join(mount, 'shop.yaml'));
+    serve = await startServeProcess(['--config', mount], { CONFIG_RELOAD_DEBOUNCE: '50ms' });
+    const limitSeen = async () => {
+      const out = await runCli(['check', '--addr', `127.0.0.1:${serve?.grpcPort}`, '--domain', 'shop', '--descriptor', 'user=k']);
+      return out.stdout.match(/limit (\d+)\/minute/)?.[1];
+    };
+    expect(await limitSeen()).toBe('3');
+    await writeVersion('..2026_02', 50);
+    await symlink('..2026_02', join(mount, '..data_tmp'));
+    await rename(join(mount, '..data_tmp'), join(mount, '..data'));
+    await rm(join(mount, '..2026_01'), { recursive: true });
+    await expect.poll(limitSeen, { timeout: 10_000, interval: 200 }).toBe('50');
+  });
+});

@@ -1,0 +1,124 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../support/server.js';
+
+const CONFIG = {
+  'shop.yaml': `
+domain: shop
+descriptors:
+  - key: user
+    rate_limit: { unit: minute, requests_per_unit: 2 }
+  - key: client
+    value: web
+    shadow_mode: true
+    rate_limit: { unit: hour, requests_per_unit: 100, name: web }
+`,
+};
+
+let server: TestServer | undefined;
+
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+function postJson(url: string, body: unknown): Promise<Response> {
+  return fetch(`${url}/json`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+const request = (user: string) => ({ domain: 'shop', descriptors: [{ entries: [{ key: 'user', value: user }] }] });
+
+describe('POST /json', () => {
+  it('answers 200 with the protobuf-JSON response, then 429 when over the limit', async () => {
+    server = await startServer({ config: CONFIG });
+    const first = await postJson(server.httpUrl, request('alice'));
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('application/json');
+    const body = (await first.json()) as { statuses: { durationUntilReset: string }[] };
+    expect(body).toMatchObject({
+      overallCode: 'OK',
+      statuses: [{ code: 'OK', currentLimit: { requestsPerUnit: 2, unit: 'MINUTE' }, limitRemaining: 1 }],
+    });
+    expect(body.statuses[0]?.durationUntilReset).toMatch(/^\d+s$/);
+    await postJson(server.httpUrl, request('alice'));
+    const over = await postJson(server.httpUrl, request('alice'));
+    expect(over.status).toBe(429);
+    expect(await over.json()).toMatchObject({ overallCode: 'OVER_LIMIT', statuses: [{ code: 'OVER_LIMIT' }] });
+  });
+
+  it('accepts snake_case field names and string uint64 values', async () => {
+    server = await startServer({ config: CONFIG });
+    const reply = await postJson(server.httpUrl, {
+      domain: 'shop',
+      hits_addend: 1,
+      descriptors: [{ entries: [{ key: 'user', value: 'bob' }], hits_addend: '2' }],
+    });
+    expect(reply.status).toBe(200);
+    expect(await reply.json()).toMatchObject({ statuses: [{ code: 'OK', currentLimit: { name: undefined } }] });
+  });
+
+  it('echoes the rule name in currentLimit', async () => {
+    server = await startServer({ config: CONFIG });
+    const reply = await postJson(server.httpUrl, {
+      domain: 'shop',
+      descriptors: [{ entries: [{ key: 'client', value: 'web' }] }],
+    });
+    expect(await reply.json()).toMatchObject({ statuses: [{ currentLimit: { name: 'web', unit: 'HOUR' } }] });
+  });
+
+  it.each([
+    ['not json', 'not valid JSON'],
+    [{ domain: 'shop', descriptors: [{ entries: [{ key: 'user', value: 'a' }], color: 'red' }] }, "unknown field 'color'"],
+    [{ domain: 'shop', descriptors: 'user' }, 'descriptors must be a list'],
+    [{ domain: '', descriptors: [{ entries: [{ key: 'user', value: 'a' }] }] }, 'domain must not be empty'],
+    [{ domain: 'shop', descriptors: [{ entries: [{ key: 'user', value: 'a' }], hitsAddend: -1 }] }, 'non-negative'],
+  ])('answers 400 with the reason for a malformed body (%#)', async (body, reason) => {
+    server = await startServer({ config: CONFIG });
+    const reply = await postJson(server.httpUrl, body);
+    expect(reply.status).toBe(400);
+    expect(await reply.text()).toContain(reason);
+  });
+
+  it('answers 503 when no config is loaded', async () => {
+    server = await startServer({
+      config: { 'bad.yaml': 'domain: shop\ndescriptors: [a]\n' },
+      env: { FORCE_START_WITHOUT_INITIAL_CONFIG: 'true' },
+    });
+    const reply = await postJson(server.httpUrl, request('x'));
+    expect(reply.status).toBe(503);
+    expect(await reply.text()).toContain('no rate limit configuration loaded');
+  });
+
+  it('answers 413 for a body over 1 MiB and keeps serving', async () => {
+    server = await startServer({ config: CONFIG });
+    const huge = JSON.stringify({ domain: 'shop', descriptors: [], pad: 'x'.repeat(2_000_000) });
+    const reply = await postJson(server.httpUrl, huge);
+    expect(reply.status).toBe(413);
+    expect((await postJson(server.httpUrl, request('after'))).status).toBe(200);
+  });
+});
+
+describe('GET /healthcheck and the debug port', () => {
+  it('answers 200 OK while serving and 500 when no config is loaded', async () => {
+    server = await startServer({ config: CONFIG });
+    const ok = await fetch(`${server.httpUrl}/healthcheck`);
+    expect([ok.status, await ok.text()]).toEqual([200, 'OK']);
+    await server.stop();
+    server = await startServer({
+      config: { 'bad.yaml': 'domain: [x]\n' },
+      env: { FORCE_START_WITHOUT_INITIAL_CONFIG: 'true' },
+    });
+    expect((await fetch(`${server.httpUrl}/healthcheck`)).status).toBe(500);
+  });
+
+  it('lists the loaded limits, sorted, on /rlconfig', async () => {
+    server = await startServer({ config: CONFIG });
+    const text = await (await fetch(`${server.debugUrl}/rlconfig`)).text();
+    expect(text.trim().split('\n')).toEqual([
+      'shop.client_web: unit=HOUR requests_per_unit=100, shadow_mode: true, quota_mode: false',
+      'shop.user: unit=MINUTE requests_per_unit=2, shadow_mode: false, quota_mode: false',
+    ]);
+  });
+});

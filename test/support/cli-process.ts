@@ -1,0 +1,86 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI, as a user runs it after `make build`. */
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `node dist/cli.js ...args` to completion. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...process.env, ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly debugPort: number;
+  /** Every JSON log line printed so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `serve` on ports chosen by the OS and waits for its "listening" log line.
+ * Rejects with the output if the process exits first.
+ */
+export function startServeProcess(args: readonly string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--grpc-port', '0', '--http-port', '0', '--debug-port', '0', ...args],
+    {
+      env: { ...process.env, GRPC_HOST: '127.0.0.1', HOST: '127.0.0.1', DEBUG_HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline = buffer.indexOf('\n');
+      while (newline >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        newline = buffer.indexOf('\n');
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'listening') {
+          resolve({
+            child,
+            grpcPort: entry.grpcPort as number,
+            httpPort: entry.httpPort as number,
+            debugPort: entry.debugPort as number,
+            logs,
+            stop: () => {
+              child.kill('SIGTERM');
+              return exited;
+            },
+          });
+        }
+      }
+    });
+    exited.then((code) => reject(new Error(`serve exited with ${code}\n${stderr}\n${JSON.stringify(logs)}`)));
+  });
+}
