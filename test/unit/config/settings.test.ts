@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../../../src/config/settings.js';
+import { parseDurationMs } from '../../../src/config/settings-parsers.js';
+
+describe('loadSettings', () => {
+  it("uses the reference's defaults when nothing is set", () => {
+    const { settings, warnings } = loadSettings({});
+    expect(settings).toMatchObject({
+      grpcPort: 8081,
+      httpPort: 8080,
+      debugPort: 6070,
+      grpcHost: '0.0.0.0',
+      configPaths: ['/srv/runtime_data/current/config'],
+      backend: 'memory',
+      nearLimitRatio: 0.8,
+      responseHeaders: {
+        enabled: false,
+        limitHeader: 'RateLimit-Limit',
+        remainingHeader: 'RateLimit-Remaining',
+        resetHeader: 'RateLimit-Reset',
+      },
+      requestLimits: { maxDescriptors: 64, maxEntries: 32, maxKeyBytes: 256, maxValueBytes: 1024 },
+      grpcMaxConnectionAgeMs: 86_400_000,
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it('reads the reference env var names', () => {
+    const { settings } = loadSettings({
+      GRPC_PORT: '9081',
+      PORT: '9080',
+      DEBUG_PORT: '9070',
+      RUNTIME_ROOT: '/data',
+      RUNTIME_SUBDIRECTORY: 'ratelimit',
+      RUNTIME_APPDIRECTORY: 'config',
+      RUNTIME_IGNOREDOTFILES: 'true',
+      MERGE_DOMAIN_CONFIG: 'True',
+      SHADOW_MODE: '1',
+      LIMIT_RESPONSE_HEADERS_ENABLED: 'true',
+      LIMIT_RESET_HEADER: 'X-Reset',
+      LOG_LEVEL: 'WARNING',
+      LOG_FORMAT: 'text',
+      GRPC_MAX_CONNECTION_AGE: '1h30m',
+    });
+    expect(settings).toMatchObject({
+      grpcPort: 9081,
+      httpPort: 9080,
+      debugPort: 9070,
+      configPaths: ['/data/ratelimit/config'],
+      runtimeIgnoreDotfiles: true,
+      mergeDomainConfig: true,
+      shadowMode: true,
+      logLevel: 'warn',
+      logFormat: 'text',
+      grpcMaxConnectionAgeMs: 5_400_000,
+    });
+    expect(settings.responseHeaders).toMatchObject({ enabled: true, resetHeader: 'X-Reset' });
+  });
+
+  it('lets a flag beat its env var', () => {
+    const { settings } = loadSettings(
+      { GRPC_PORT: '9081', LOG_LEVEL: 'debug', RUNTIME_ROOT: '/data' },
+      { grpcPort: '0', logLevel: 'error', config: ['a.yaml', 'dir'] },
+    );
+    expect(settings).toMatchObject({ grpcPort: 0, logLevel: 'error', configPaths: ['a.yaml', 'dir'] });
+  });
+
+  it.each([
+    [{ GRPC_PORT: 'eighty' }, "GRPC_PORT: expected an integer from 0 to 65535, got 'eighty'"],
+    [{ PORT: '70000' }, 'PORT: expected an integer from 0 to 65535'],
+    [{ SHADOW_MODE: 'yes' }, "SHADOW_MODE: expected true or false, got 'yes'"],
+    [{ NEAR_LIMIT_RATIO: '2' }, 'NEAR_LIMIT_RATIO: expected a number from 0 to 1'],
+    [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT: expected one of json, text'],
+    [{ GRPC_MAX_CONNECTION_AGE: 'soon' }, 'GRPC_MAX_CONNECTION_AGE: expected a duration'],
+    [{ BACKEND_TYPE: 'redis' }, 'BACKEND_TYPE: expected memory (the redis backend is not available'],
+  ])('rejects a bad value naming the variable (%#)', (env, message) => {
+    expect(() => loadSettings(env)).toThrow(message);
+  });
+
+  it('names the flag when a flag value is bad', () => {
+    expect(() => loadSettings({}, { httpPort: '-1' })).toThrow("--http-port: expected an integer from 0 to 65535, got '-1'");
+  });
+
+  it('warns about each reference env var it does not support, and accepts harmless ones silently', () => {
+    const { warnings } = loadSettings({
+      REDIS_URL: 'redis:6379',
+      USE_STATSD: 'true',
+      GRPC_UDS: '/tmp/s',
+      USE_STATSD_OFF: undefined,
+      CONFIG_TYPE: 'FILE',
+      HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED: 'true',
+      REDIS_POOL_ON_EMPTY_WAIT_DURATION: '1s',
+    });
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/^GRPC_UDS is set but not supported/);
+    expect(warnings[1]).toMatch(/^REDIS_URL is set but not supported: the Redis backend/);
+    expect(warnings[2]).toMatch(/^USE_STATSD is set but not supported/);
+  });
+});
+
+describe('parseDurationMs', () => {
+  it.each([
+    ['10s', 10_000],
+    ['250ms', 250],
+    ['1h30m', 5_400_000],
+    ['0', 0],
+    ['1.5s', 1_500],
+  ])('parses the Go duration %s', (text, ms) => {
+    expect(parseDurationMs('X', text)).toBe(ms);
+  });
+});
