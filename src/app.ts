@@ -92,7 +92,8 @@ export function createApp(settings: Settings, { logger, clock }: AppDeps): App {
     configSource,
     async start() {
       const outcome = await configSource.load();
-      if (!outcome.ok && !settings.forceStartWithoutInitialConfig) throw new InitialConfigError(outcome.problems);
+      if (!outcome.ok && !settings.forceStartWithoutInitialConfig)
+        throw new InitialConfigError(outcome.problems);
       if (!outcome.ok) logger.warn('starting without a valid config (FORCE_START_WITHOUT_INITIAL_CONFIG)');
       configSource.watch();
       health.setBackendReady(store.isReady());

@@ -84,7 +84,9 @@ async function serve(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof InitialConfigError) {
       for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
-      logger.fatal(`${error.message}; not starting (set FORCE_START_WITHOUT_INITIAL_CONFIG=true to start anyway)`);
+      logger.fatal(
+        `${error.message}; not starting (set FORCE_START_WITHOUT_INITIAL_CONFIG=true to start anyway)`,
+      );
       return 1;
     }
     throw error;
@@ -132,7 +134,8 @@ async function validate(args: readonly string[]): Promise<number> {
   return validateCommand(
     {
       paths: positionals,
-      mergeDomains: values['merge-domain-config'] ?? parseBool('MERGE_DOMAIN_CONFIG', env.MERGE_DOMAIN_CONFIG || 'false'),
+      mergeDomains:
+        values['merge-domain-config'] ?? parseBool('MERGE_DOMAIN_CONFIG', env.MERGE_DOMAIN_CONFIG || 'false'),
       ignoreDotfiles: parseBool('RUNTIME_IGNOREDOTFILES', env.RUNTIME_IGNOREDOTFILES || 'false'),
     },
     (line) => process.stdout.write(`${line}\n`),
@@ -176,7 +179,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const message = error instanceof SettingError || error instanceof TypeError ? error.message : String(error);
+    const message =
+      error instanceof SettingError || error instanceof TypeError ? error.message : String(error);
     process.stderr.write(`ratelimit: ${message}\n`);
     if (!(error instanceof SettingError) && error instanceof Error && error.stack) {
       process.stderr.write(`${error.stack}\n`);

@@ -40,8 +40,11 @@ export async function checkCommand(options: CheckOptions, out: (line: string) =>
   const client = new RateLimitServiceClient(options.address, credentials.createInsecure());
   try {
     const response = await new Promise<RateLimitResponse>((resolve, reject) => {
-      client.shouldRateLimit(request, new Metadata(), { deadline: Date.now() + options.timeoutMs }, (error, reply) =>
-        error ? reject(error) : resolve(reply),
+      client.shouldRateLimit(
+        request,
+        new Metadata(),
+        { deadline: Date.now() + options.timeoutMs },
+        (error, reply) => (error ? reject(error) : resolve(reply)),
       );
     });
     printResponse(request, response, out);
@@ -55,7 +58,11 @@ export async function checkCommand(options: CheckOptions, out: (line: string) =>
   }
 }
 
-function printResponse(request: RateLimitRequest, response: RateLimitResponse, out: (line: string) => void): void {
+function printResponse(
+  request: RateLimitRequest,
+  response: RateLimitResponse,
+  out: (line: string) => void,
+): void {
   out(`${codeName(response.overallCode)}  domain=${request.domain}`);
   response.statuses.forEach((status, i) => {
     const entries = request.descriptors[i]?.entries.map((e) => `${e.key}=${e.value}`).join(',') ?? '?';

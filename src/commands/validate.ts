@@ -13,7 +13,10 @@ export interface ValidateOptions {
  * every problem as `file:line:col: message` and returns 1, or one summary line
  * per domain and returns 0.
  */
-export async function validateCommand(options: ValidateOptions, out: (line: string) => void): Promise<number> {
+export async function validateCommand(
+  options: ValidateOptions,
+  out: (line: string) => void,
+): Promise<number> {
   let files: string[];
   try {
     files = await listConfigFiles(options.paths, { ignoreDotfiles: options.ignoreDotfiles });

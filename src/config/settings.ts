@@ -79,7 +79,17 @@ export interface SettingFlags {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic', 'silent'] as const;
+const LOG_LEVELS = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'warning',
+  'error',
+  'fatal',
+  'panic',
+  'silent',
+] as const;
 
 /** Builds Settings from env vars and flags; throws SettingError on a bad value. Also returns startup warnings. */
 export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Settings; warnings: string[] } {
@@ -88,8 +98,12 @@ export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Se
     const raw = env[name];
     return raw === undefined || raw === '' ? fallback : parse(name, raw);
   };
-  const flagOr = <T>(flag: string | undefined, flagName: string, fallback: T, parse: (n: string, r: string) => T) =>
-    flag === undefined ? fallback : parse(flagName, flag);
+  const flagOr = <T>(
+    flag: string | undefined,
+    flagName: string,
+    fallback: T,
+    parse: (n: string, r: string) => T,
+  ) => (flag === undefined ? fallback : parse(flagName, flag));
   const bool = (name: string, fallback: boolean) => read(name, fallback, parseBool);
 
   const runtimeRoot = str('RUNTIME_ROOT', '/srv/runtime_data/current');

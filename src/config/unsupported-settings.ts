@@ -45,7 +45,9 @@ export function unsupportedSettingWarnings(env: Env): string[] {
   const warnings: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || ACCEPTED.has(name) || ACCEPTED.has(`${name}=${value}`)) continue;
-    const entry = NOT_YET.find(([prefix]) => (prefix.endsWith('_') ? name.startsWith(prefix) : name === prefix));
+    const entry = NOT_YET.find(([prefix]) =>
+      prefix.endsWith('_') ? name.startsWith(prefix) : name === prefix,
+    );
     if (entry !== undefined) warnings.push(`${name} is set but not supported: ${entry[1]}`);
   }
   return warnings.sort();

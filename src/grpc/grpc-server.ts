@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { type sendUnaryData, Server, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Server, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { type HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';

@@ -4,11 +4,11 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { Unit } from '../core/units.js';
 import type { RateLimitDescriptor } from '../gen/envoy/extensions/common/ratelimit/v3/ratelimit.js';
 import {
+  type RateLimitRequest as ProtoRequest,
+  RateLimitResponse_RateLimit_Unit as ProtoUnit,
   type RateLimitResponse,
   RateLimitResponse_Code,
   type RateLimitResponse_DescriptorStatus,
-  type RateLimitRequest as ProtoRequest,
-  RateLimitResponse_RateLimit_Unit as ProtoUnit,
 } from '../gen/envoy/service/ratelimit/v3/rls.js';
 
 /**

@@ -37,7 +37,10 @@ function descriptorFromJson(raw: unknown, index: number): RequestDescriptor {
 function entryFromJson(raw: unknown, where: string): DescriptorEntry {
   const entry = object(raw, where);
   allowOnly(entry, where, ['key', 'value']);
-  return { key: optionalString(entry.key, `${where}.key`), value: optionalString(entry.value, `${where}.value`) };
+  return {
+    key: optionalString(entry.key, `${where}.key`),
+    value: optionalString(entry.value, `${where}.value`),
+  };
 }
 
 function overrideFromJson(raw: unknown, where: string): { requestsPerUnit: number; unit: Unit } {
@@ -45,8 +48,12 @@ function overrideFromJson(raw: unknown, where: string): { requestsPerUnit: numbe
   allowOnly(limit, where, ['requestsPerUnit', 'requests_per_unit', 'unit']);
   const unitRaw = limit.unit;
   const unit = typeof unitRaw === 'string' ? parseUnit(unitRaw) : undefined;
-  if (unit === undefined) throw bad(`${where}.unit must be one of SECOND…YEAR, got ${JSON.stringify(unitRaw)}`);
-  const requestsPerUnit = optionalUint(limit.requestsPerUnit ?? limit.requests_per_unit, `${where}.requestsPerUnit`);
+  if (unit === undefined)
+    throw bad(`${where}.unit must be one of SECOND…YEAR, got ${JSON.stringify(unitRaw)}`);
+  const requestsPerUnit = optionalUint(
+    limit.requestsPerUnit ?? limit.requests_per_unit,
+    `${where}.requestsPerUnit`,
+  );
   return { requestsPerUnit: requestsPerUnit ?? 0, unit };
 }
 

@@ -1,5 +1,5 @@
-import type { Algorithm } from '../core/limit.js';
 import type { CounterDecision } from '../core/fixed-window.js';
+import type { Algorithm } from '../core/limit.js';
 
 /** One counter to check and charge within a decision. */
 export interface CounterCheck {

@@ -45,7 +45,9 @@ describe('ratelimit validate', () => {
     const result = await runCli(['validate', dir]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(`${join(dir, 'a.yaml')}:5:13: invalid rate limit unit 'fortnight'`);
-    expect(result.stdout).toMatch(new RegExp(`${join(dir, 'b.yaml')}:4:5: config error, unknown key 'ratelimit'`));
+    expect(result.stdout).toMatch(
+      new RegExp(`${join(dir, 'b.yaml')}:4:5: config error, unknown key 'ratelimit'`),
+    );
   });
 
   it('validates the shipped example config', async () => {
@@ -59,10 +61,20 @@ describe('ratelimit serve and check', () => {
   it('answers OK then OVER_LIMIT to check, and exits 0 on SIGTERM', async () => {
     serve = await startServeProcess(['--config', await configDir({ 'shop.yaml': SHOP })]);
     const check = () =>
-      runCli(['check', '--addr', `127.0.0.1:${serve?.grpcPort}`, '--domain', 'shop', '--descriptor', 'user=alice']);
+      runCli([
+        'check',
+        '--addr',
+        `127.0.0.1:${serve?.grpcPort}`,
+        '--domain',
+        'shop',
+        '--descriptor',
+        'user=alice',
+      ]);
     const first = await check();
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^OK {2}domain=shop\n {2}\[0\] user=alice {2}OK {2}limit 3\/minute {2}remaining 2 {2}reset in \d+s\n$/);
+    expect(first.stdout).toMatch(
+      /^OK {2}domain=shop\n {2}\[0\] user=alice {2}OK {2}limit 3\/minute {2}remaining 2 {2}reset in \d+s\n$/,
+    );
     await check();
     await check();
     const over = await check();
@@ -74,7 +86,17 @@ describe('ratelimit serve and check', () => {
 
   it('refuses to start on an invalid config and prints file:line:col', async () => {
     const dir = await configDir({ 'bad.yaml': 'domain: shop\ndescriptors:\n  - value: x\n' });
-    const result = await runCli(['serve', '--config', dir, '--grpc-port', '0', '--http-port', '0', '--debug-port', '0']);
+    const result = await runCli([
+      'serve',
+      '--config',
+      dir,
+      '--grpc-port',
+      '0',
+      '--http-port',
+      '0',
+      '--debug-port',
+      '0',
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${join(dir, 'bad.yaml')}:3:5: descriptor has empty key`);
   });
@@ -100,14 +122,25 @@ describe('ratelimit serve and check', () => {
     dirs.push(mount);
     const writeVersion = async (name: string, limit: number) => {
       await mkdir(join(mount, name));
-      await writeFile(join(mount, name, 'shop.yaml'), SHOP.replace('requests_per_unit: 3', `requests_per_unit: ${limit}`));
+      await writeFile(
+        join(mount, name, 'shop.yaml'),
+        SHOP.replace('requests_per_unit: 3', `requests_per_unit: ${limit}`),
+      );
     };
     await writeVersion('..2026_01', 3);
     await symlink('..2026_01', join(mount, '..data'));
     await symlink('..data/shop.yaml', join(mount, 'shop.yaml'));
     serve = await startServeProcess(['--config', mount], { CONFIG_RELOAD_DEBOUNCE: '50ms' });
     const limitSeen = async () => {
-      const out = await runCli(['check', '--addr', `127.0.0.1:${serve?.grpcPort}`, '--domain', 'shop', '--descriptor', 'user=k']);
+      const out = await runCli([
+        'check',
+        '--addr',
+        `127.0.0.1:${serve?.grpcPort}`,
+        '--domain',
+        'shop',
+        '--descriptor',
+        'user=k',
+      ]);
       return out.stdout.match(/limit (\d+)\/minute/)?.[1];
     };
     expect(await limitSeen()).toBe('3');

@@ -47,7 +47,8 @@ async function start(env: Record<string, string> = {}, config: Record<string, st
 describe('ShouldRateLimit over gRPC', () => {
   it('answers OK three times then OVER_LIMIT for a 3/minute limit, with limit, remaining and reset', async () => {
     const { client } = await start();
-    const ask = () => client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: entries('user=alice') }] });
+    const ask = () =>
+      client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: entries('user=alice') }] });
     const answers = [await ask(), await ask(), await ask(), await ask()];
     expect(answers.map((a) => a.overallCode)).toEqual([Code.OK, Code.OK, Code.OK, Code.OVER_LIMIT]);
     expect(answers.map((a) => a.statuses[0]?.limitRemaining)).toEqual([2, 1, 0, 0]);
@@ -76,15 +77,22 @@ describe('ShouldRateLimit over gRPC', () => {
   it('charges per-descriptor hits_addend and treats 0 as check-only', async () => {
     const { client } = await start();
     const user = entries('user=carol');
-    const charged = await client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: user, hitsAddend: 2 }] });
-    const checked = await client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: user, hitsAddend: 0 }] });
+    const charged = await client.shouldRateLimit({
+      domain: 'shop',
+      descriptors: [{ entries: user, hitsAddend: 2 }],
+    });
+    const checked = await client.shouldRateLimit({
+      domain: 'shop',
+      descriptors: [{ entries: user, hitsAddend: 0 }],
+    });
     expect(charged.statuses[0]?.limitRemaining).toBe(1);
     expect(checked.statuses[0]?.limitRemaining).toBe(1);
   });
 
   it('keeps a shadow-mode rule OK when over its limit', async () => {
     const { client } = await start();
-    const ask = () => client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: entries('path=/login') }] });
+    const ask = () =>
+      client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: entries('path=/login') }] });
     await ask();
     const over = await ask();
     expect(over.overallCode).toBe(Code.OK);
@@ -92,8 +100,14 @@ describe('ShouldRateLimit over gRPC', () => {
   });
 
   it('adds RateLimit-* headers when LIMIT_RESPONSE_HEADERS_ENABLED is set', async () => {
-    const { client } = await start({ LIMIT_RESPONSE_HEADERS_ENABLED: 'true', LIMIT_REMAINING_HEADER: 'X-Left' });
-    const reply = await client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: entries('user=dan') }] });
+    const { client } = await start({
+      LIMIT_RESPONSE_HEADERS_ENABLED: 'true',
+      LIMIT_REMAINING_HEADER: 'X-Left',
+    });
+    const reply = await client.shouldRateLimit({
+      domain: 'shop',
+      descriptors: [{ entries: entries('user=dan') }],
+    });
     const headers = Object.fromEntries(reply.responseHeadersToAdd.map((h) => [h.key, h.value]));
     expect(headers['RateLimit-Limit']).toBe('3');
     expect(headers['X-Left']).toBe('2');
@@ -102,7 +116,10 @@ describe('ShouldRateLimit over gRPC', () => {
 
   it('returns dynamic metadata when RESPONSE_DYNAMIC_METADATA is set', async () => {
     const { client } = await start({ RESPONSE_DYNAMIC_METADATA: 'true' });
-    const reply = await client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: entries('user=eve') }] });
+    const reply = await client.shouldRateLimit({
+      domain: 'shop',
+      descriptors: [{ entries: entries('user=eve') }],
+    });
     expect(reply.dynamicMetadata).toMatchObject({ domain: 'shop', descriptors: [{ entries: ['user=eve'] }] });
   });
 
@@ -110,7 +127,10 @@ describe('ShouldRateLimit over gRPC', () => {
     [{ domain: '', descriptors: [{ entries: entries('user=a') }] }, 'domain must not be empty'],
     [{ domain: 'shop', descriptors: [] }, 'descriptor list must not be empty'],
     [{ domain: 'shop', descriptors: [{ entries: [{ key: '', value: 'x' }] }] }, 'empty key'],
-    [{ domain: 'shop', descriptors: Array.from({ length: 65 }, () => ({ entries: entries('user=a') })) }, '64'],
+    [
+      { domain: 'shop', descriptors: Array.from({ length: 65 }, () => ({ entries: entries('user=a') })) },
+      '64',
+    ],
   ])('rejects a malformed request with INVALID_ARGUMENT naming the problem (%#)', async (request, text) => {
     const { client } = await start();
     await expect(client.shouldRateLimit(request)).rejects.toMatchObject({
@@ -147,7 +167,9 @@ describe('gRPC health and reflection', () => {
 
   it('refuses to start on an invalid config, naming file and line', async () => {
     await expect(
-      startServer({ config: { 'bad.yaml': 'domain: shop\ndescriptors:\n  - key: user\n    ratelimit: {}\n' } }),
+      startServer({
+        config: { 'bad.yaml': 'domain: shop\ndescriptors:\n  - key: user\n    ratelimit: {}\n' },
+      }),
     ).rejects.toMatchObject({
       problems: [expect.objectContaining({ file: expect.stringContaining('bad.yaml'), line: 4 })],
     });

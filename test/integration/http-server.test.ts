@@ -28,7 +28,10 @@ function postJson(url: string, body: unknown): Promise<Response> {
   });
 }
 
-const request = (user: string) => ({ domain: 'shop', descriptors: [{ entries: [{ key: 'user', value: user }] }] });
+const request = (user: string) => ({
+  domain: 'shop',
+  descriptors: [{ entries: [{ key: 'user', value: user }] }],
+});
 
 describe('POST /json', () => {
   it('answers 200 with the protobuf-JSON response, then 429 when over the limit', async () => {
@@ -45,7 +48,10 @@ describe('POST /json', () => {
     await postJson(server.httpUrl, request('alice'));
     const over = await postJson(server.httpUrl, request('alice'));
     expect(over.status).toBe(429);
-    expect(await over.json()).toMatchObject({ overallCode: 'OVER_LIMIT', statuses: [{ code: 'OVER_LIMIT' }] });
+    expect(await over.json()).toMatchObject({
+      overallCode: 'OVER_LIMIT',
+      statuses: [{ code: 'OVER_LIMIT' }],
+    });
   });
 
   it('accepts snake_case field names and string uint64 values', async () => {
@@ -56,7 +62,9 @@ describe('POST /json', () => {
       descriptors: [{ entries: [{ key: 'user', value: 'bob' }], hits_addend: '2' }],
     });
     expect(reply.status).toBe(200);
-    expect(await reply.json()).toMatchObject({ statuses: [{ code: 'OK', currentLimit: { name: undefined } }] });
+    expect(await reply.json()).toMatchObject({
+      statuses: [{ code: 'OK', currentLimit: { name: undefined } }],
+    });
   });
 
   it('echoes the rule name in currentLimit', async () => {
@@ -70,10 +78,16 @@ describe('POST /json', () => {
 
   it.each([
     ['not json', 'not valid JSON'],
-    [{ domain: 'shop', descriptors: [{ entries: [{ key: 'user', value: 'a' }], color: 'red' }] }, "unknown field 'color'"],
+    [
+      { domain: 'shop', descriptors: [{ entries: [{ key: 'user', value: 'a' }], color: 'red' }] },
+      "unknown field 'color'",
+    ],
     [{ domain: 'shop', descriptors: 'user' }, 'descriptors must be a list'],
     [{ domain: '', descriptors: [{ entries: [{ key: 'user', value: 'a' }] }] }, 'domain must not be empty'],
-    [{ domain: 'shop', descriptors: [{ entries: [{ key: 'user', value: 'a' }], hitsAddend: -1 }] }, 'non-negative'],
+    [
+      { domain: 'shop', descriptors: [{ entries: [{ key: 'user', value: 'a' }], hitsAddend: -1 }] },
+      'non-negative',
+    ],
   ])('answers 400 with the reason for a malformed body (%#)', async (body, reason) => {
     server = await startServer({ config: CONFIG });
     const reply = await postJson(server.httpUrl, body);

@@ -40,7 +40,10 @@ export interface ServeProcess {
  * Starts `serve` on ports chosen by the OS and waits for its "listening" log line.
  * Rejects with the output if the process exits first.
  */
-export function startServeProcess(args: readonly string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+export function startServeProcess(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--grpc-port', '0', '--http-port', '0', '--debug-port', '0', ...args],

@@ -78,7 +78,9 @@ describe('loadSettings', () => {
   });
 
   it('names the flag when a flag value is bad', () => {
-    expect(() => loadSettings({}, { httpPort: '-1' })).toThrow("--http-port: expected an integer from 0 to 65535, got '-1'");
+    expect(() => loadSettings({}, { httpPort: '-1' })).toThrow(
+      "--http-port: expected an integer from 0 to 65535, got '-1'",
+    );
   });
 
   it('warns about each reference env var it does not support, and accepts harmless ones silently', () => {
