@@ -58,13 +58,12 @@ describe('POST /json', () => {
     server = await startServer({ config: CONFIG });
     const reply = await postJson(server.httpUrl, {
       domain: 'shop',
-      hits_addend: 1,
-      descriptors: [{ entries: [{ key: 'user', value: 'bob' }], hits_addend: '2' }],
+      hits_addend: 5,
+      descriptors: [{ entries: [{ key: 'user', value: 'bob' }], hits_addend: '1' }],
     });
     expect(reply.status).toBe(200);
-    expect(await reply.json()).toMatchObject({
-      statuses: [{ code: 'OK', currentLimit: { name: undefined } }],
-    });
+    // the descriptor's "1" replaces the request's 5: one of two used
+    expect(await reply.json()).toMatchObject({ statuses: [{ code: 'OK', limitRemaining: 1 }] });
   });
 
   it('echoes the rule name in currentLimit', async () => {

@@ -1,0 +1,205 @@
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { RateLimitError } from '../core/errors.js';
+import type { ConfigFile } from './build-config.js';
+
+/** A config root, directory or file that cannot be listed or read; `path` names it. */
+export class ConfigFilesError extends RateLimitError {
+  constructor(
+    readonly path: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super('CONFIG_INVALID', message, { cause });
+    this.name = 'ConfigFilesError';
+  }
+}
+
+/** Options for {@link listConfigFiles}. */
+export interface ListOptions {
+  /**
+   * Skip files and directories whose name starts with `.` (RUNTIME_IGNOREDOTFILES).
+   * Names starting with `..` are skipped either way.
+   */
+  readonly ignoreDotfiles: boolean;
+}
+
+/** What a walk of the config roots found. */
+export interface ConfigTree {
+  /** YAML files: de-duplicated by real path, sorted by code unit. */
+  readonly files: string[];
+  /** Every directory the walk entered (as reached, not resolved), sorted: the ones to watch. */
+  readonly dirs: string[];
+}
+
+const YAML_FILE = /\.ya?ml$/;
+
+/**
+ * The YAML files under `roots`, sorted and de-duplicated.
+ *
+ * Each root is a file (taken as is, whatever its extension: the operator named it) or a
+ * directory searched recursively, following symlinks to files and directories (symlink
+ * loops are entered once). In directories only `*.yaml` / `*.yml` files count.
+ *
+ * - Entries named `..*` are always skipped: Kubernetes mounts a ConfigMap as
+ *   `..2025_x/` (real files), `..data -> ..2025_x` and `name.yaml -> ..data/name.yaml`, so
+ *   loading both would load every domain twice (envoyproxy/ratelimit issue #70).
+ * - Other dotfiles and dot-directories are skipped when `ignoreDotfiles`.
+ * - Two paths to the same real file (a symlink beside its target, overlapping roots) load
+ *   once, under the path that sorts first.
+ * - The result is sorted, so error order and the order of wildcards merged from several
+ *   files are deterministic (the reference uses Go map order, i.e. random).
+ * - Entries that vanish while being walked (a dangling symlink in the middle of a ConfigMap
+ *   swap) are skipped; the watcher's next reload sees the settled state.
+ *
+ * @throws ConfigFilesError naming the root when a root does not exist or cannot be read.
+ */
+export async function listConfigFiles(roots: readonly string[], options: ListOptions): Promise<string[]> {
+  return (await walkConfigRoots(roots, options)).files;
+}
+
+/** Like {@link listConfigFiles}, and also returns the directories entered (for watching). */
+export async function walkConfigRoots(roots: readonly string[], options: ListOptions): Promise<ConfigTree> {
+  const found: string[] = [];
+  const dirs = new Set<string>();
+  const enteredReal = new Set<string>();
+  for (const root of roots) {
+    const rootStat = await stat(root).catch((err: unknown) => {
+      throw new ConfigFilesError(root, `config root ${root} ${describeFsError(err)}`, err);
+    });
+    if (rootStat.isDirectory()) {
+      await walkDir(path.normalize(root), options, found, dirs, enteredReal);
+    } else {
+      found.push(path.normalize(root));
+    }
+  }
+  return { files: await dedupeByRealPath(found), dirs: [...dirs].sort(compareCodeUnits) };
+}
+
+async function walkDir(
+  dir: string,
+  options: ListOptions,
+  found: string[],
+  dirs: Set<string>,
+  enteredReal: Set<string>,
+): Promise<void> {
+  const real = await realpath(dir).catch(() => undefined);
+  if (real === undefined || enteredReal.has(real)) return;
+  enteredReal.add(real);
+  dirs.add(dir);
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw new ConfigFilesError(dir, `config directory ${dir} ${describeFsError(err)}`, err);
+  }
+  for (const entry of entries) {
+    if (skipName(entry.name, options)) continue;
+    const full = path.join(dir, entry.name);
+    const kind = await entryKind(entry, full);
+    if (kind === 'dir') await walkDir(full, options, found, dirs, enteredReal);
+    else if (kind === 'file' && YAML_FILE.test(entry.name)) found.push(full);
+  }
+}
+
+function skipName(name: string, options: ListOptions): boolean {
+  return name.startsWith('..') || (options.ignoreDotfiles && name.startsWith('.'));
+}
+
+/** File or directory, following symlinks; `other` for sockets, FIFOs and vanished entries. */
+async function entryKind(entry: Dirent, full: string): Promise<'file' | 'dir' | 'other'> {
+  if (entry.isFile()) return 'file';
+  if (entry.isDirectory()) return 'dir';
+  if (!entry.isSymbolicLink()) return 'other';
+  try {
+    const target = await stat(full);
+    if (target.isFile()) return 'file';
+    return target.isDirectory() ? 'dir' : 'other';
+  } catch (err) {
+    if (isNotFound(err)) return 'other';
+    throw new ConfigFilesError(full, `config entry ${full} ${describeFsError(err)}`, err);
+  }
+}
+
+async function dedupeByRealPath(paths: readonly string[]): Promise<string[]> {
+  const sorted = [...new Set(paths)].sort(compareCodeUnits);
+  const seen = new Set<string>();
+  const result: string[] = [];
+  for (const p of sorted) {
+    const real = await realpath(p).catch(() => p);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    result.push(p);
+  }
+  return result;
+}
+
+/**
+ * Reads every file as UTF-8, in the given order, with async I/O only.
+ * @throws ConfigFilesError naming the first file that cannot be read.
+ */
+export async function readConfigFiles(paths: readonly string[]): Promise<ConfigFile[]> {
+  return Promise.all(
+    paths.map(async (p) => {
+      try {
+        return { path: p, content: await readFile(p, 'utf8') };
+      } catch (err) {
+        throw new ConfigFilesError(p, `config file ${p} ${describeFsError(err)}`, err);
+      }
+    }),
+  );
+}
+
+/** The reference's RUNTIME_* settings (see `reference/envoy-ratelimit.md` §2.4, §6). */
+export interface RuntimeSettings {
+  /** RUNTIME_ROOT, default `/srv/runtime_data/current`. */
+  readonly runtimeRoot: string;
+  /** RUNTIME_SUBDIRECTORY, default empty. */
+  readonly runtimeSubdirectory: string;
+  /** RUNTIME_APPDIRECTORY, default `config`. */
+  readonly runtimeAppDirectory: string;
+  /** RUNTIME_WATCH_ROOT, default true. */
+  readonly runtimeWatchRoot: boolean;
+}
+
+/**
+ * The config roots for the reference's RUNTIME_* settings: always the one directory
+ * `RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY` (empty parts dropped).
+ *
+ * Both reference modes load the files of that directory:
+ * - `RUNTIME_WATCH_ROOT=false` (directory mode): goruntime's root is `ROOT/SUBDIRECTORY`
+ *   and its subdirectory `APPDIRECTORY` — the same directory.
+ * - `RUNTIME_WATCH_ROOT=true` (symlink-swap mode): goruntime walks `ROOT/SUBDIRECTORY` and
+ *   keeps keys starting with `APPDIRECTORY.`, i.e. the files under `APPDIRECTORY`.
+ *
+ * The flag therefore does not change what loads, only what the reference watches; our
+ * `ConfigSource` watches both ways at once (the directories, and the parent of every
+ * symlink on the path to them, so `ln -s new tmp && mv -T tmp current` on RUNTIME_ROOT is
+ * seen). Deliberate differences: with `RUNTIME_WATCH_ROOT=true` and an empty subdirectory
+ * the reference loads nothing (goruntime's "nil loader"), we load the directory; its key
+ * prefix quirk (a file `ROOT/SUBDIRECTORY/config.x.yaml` also matching `config.`) is not
+ * reproduced.
+ */
+export function runtimeConfigRoots(s: RuntimeSettings): string[] {
+  const parts = [s.runtimeRoot, s.runtimeSubdirectory, s.runtimeAppDirectory].filter((p) => p !== '');
+  return [path.join(...(parts.length > 0 ? parts : ['.']))];
+}
+
+/** Ordinal string order, independent of locale. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'does not exist';
+  if (code === 'EACCES') return 'is not readable (permission denied)';
+  return `cannot be read: ${err instanceof Error ? err.message : String(err)}`;
+}

@@ -1,0 +1,84 @@
+import { isScalar, type YAMLMap } from 'yaml';
+import { report, type YamlFile } from './yaml-file.js';
+import { goFormat, mapEntries, type ResolvedNode } from './yaml-nodes.js';
+
+/**
+ * The levels of a config file and the keys each one allows. The reference checks keys
+ * against one global list, so `shadow_mode` inside `rate_limit` or `unit` on a descriptor
+ * passes and is silently ignored; here a key at the wrong level is an error that says
+ * where it belongs (DESIGN.md, "Deliberate differences").
+ */
+export const LEVEL_KEYS = {
+  top: ['domain', 'descriptors'],
+  descriptor: [
+    'key',
+    'value',
+    'rate_limit',
+    'descriptors',
+    'shadow_mode',
+    'quota_mode',
+    'detailed_metric',
+    'value_to_metric',
+    'share_threshold',
+    'metadata',
+  ],
+  rate_limit: ['unit', 'requests_per_unit', 'unlimited', 'name', 'replaces'],
+  replaces: ['name'],
+} as const;
+
+/** A nesting level of the config file. */
+export type Level = keyof typeof LEVEL_KEYS;
+
+/** A key allowed at level `L`. */
+export type LevelKey<L extends Level> = (typeof LEVEL_KEYS)[L][number];
+
+const PLACE: Readonly<Record<Level, string>> = {
+  top: 'at the top level',
+  descriptor: 'in a descriptor',
+  rate_limit: "in 'rate_limit'",
+  replaces: "in a 'replaces' entry",
+};
+
+const LEVELS = Object.keys(LEVEL_KEYS) as Level[];
+
+/** One key of a map that is allowed at its level, with its (alias-resolved) value and their offsets. */
+export interface Field {
+  readonly key: ResolvedNode;
+  readonly keyAt: number;
+  readonly value: ResolvedNode | undefined;
+  readonly valueAt: number;
+}
+
+/** The allowed fields of one map, by key. */
+export type Fields<L extends Level> = ReadonlyMap<LevelKey<L>, Field>;
+
+/**
+ * Reads the keys of a map at `level`, reporting keys that are not strings, unknown keys
+ * (the reference's texts) and keys that belong to another level. Only allowed keys are
+ * returned; the values of rejected keys are not looked at.
+ */
+export function readFields<L extends Level>(file: YamlFile, map: YAMLMap, level: L): Fields<L> {
+  const allowed: readonly string[] = LEVEL_KEYS[level];
+  const fields = new Map<LevelKey<L>, Field>();
+  for (const entry of mapEntries(file, map)) {
+    const key = entry.key;
+    if (!isScalar(key) || typeof key.value !== 'string') {
+      report(file, entry.keyAt, `config error, key is not of type string: ${goFormat(file, key)}`);
+      continue;
+    }
+    const name = key.value;
+    if (!allowed.includes(name)) {
+      report(file, entry.keyAt, wrongKeyMessage(name, level));
+      continue;
+    }
+    fields.set(name as LevelKey<L>, { key, keyAt: entry.keyAt, value: entry.value, valueAt: entry.valueAt });
+  }
+  return fields;
+}
+
+function wrongKeyMessage(name: string, level: Level): string {
+  const homes = LEVELS.filter((l) => (LEVEL_KEYS[l] as readonly string[]).includes(name));
+  if (homes.length === 0) return `config error, unknown key '${name}'`;
+  const where = homes.map((l) => PLACE[l]).join(' or ');
+  return `config error, key '${name}' is not allowed ${PLACE[level]}; it belongs ${where}`;
+}

@@ -1,0 +1,75 @@
+import type { LimitRule } from '../core/limit.js';
+import { compileWildcard, isWildcard, type WildcardPattern } from './wildcard.js';
+
+/** One descriptor of the config, frozen once its subtree is loaded. */
+export interface ConfigNode {
+  /** The node's `rate_limit`, if it has one (a node may have a limit and children). */
+  readonly rule: LimitRule | undefined;
+  /** The next level, undefined when the node has no children. */
+  readonly children: ConfigLevel | undefined;
+  /**
+   * Set when the node has `share_threshold: true`: the value that replaces the request's
+   * value in the counter key when this node is reached through its wildcard.
+   */
+  readonly share: ShareThreshold | undefined;
+}
+
+/** What `share_threshold` puts into the counter key. */
+export interface ShareThreshold {
+  /** The config key of the node. */
+  readonly key: string;
+  /** The node's value as written (with its `*`s). */
+  readonly value: string;
+  /** The node's identity (`key_value`). */
+  readonly identity: string;
+}
+
+/** A wildcard node with its compiled pattern. */
+export interface WildcardNode {
+  readonly pattern: WildcardPattern;
+  readonly node: ConfigNode;
+}
+
+/**
+ * The descriptors of one level. As in the reference, every node (wildcards included) is in
+ * `nodes` under its identity (`key`, or `key_value` when it has a value), so exact lookups,
+ * key-only defaults and literal `*` values share one namespace.
+ */
+export interface ConfigLevel {
+  readonly nodes: Map<string, ConfigNode>;
+  /** Wildcard nodes in declaration (and, when merging domains, file) order. */
+  readonly wildcards: WildcardNode[];
+}
+
+/** Everything loaded for one domain. */
+export interface DomainTree {
+  readonly domain: string;
+  readonly root: ConfigLevel;
+  /** Files that contributed to the domain, in load order. */
+  readonly files: string[];
+  /** Number of rules (limited and unlimited) in the domain. */
+  limits: number;
+}
+
+/** A new, empty level. */
+export function newLevel(): ConfigLevel {
+  return { nodes: new Map(), wildcards: [] };
+}
+
+/** A new, empty domain first seen in `file`. */
+export function newDomainTree(domain: string, file: string): DomainTree {
+  return { domain, root: newLevel(), files: [file], limits: 0 };
+}
+
+/** Adds a node under its identity; a wildcard identity is also appended to the level's patterns. */
+export function addNode(level: ConfigLevel, identity: string, node: ConfigNode): void {
+  level.nodes.set(identity, node);
+  if (isWildcard(identity)) level.wildcards.push(Object.freeze({ pattern: compileWildcard(identity), node }));
+}
+
+/** Freezes a finished level; an empty one becomes undefined (a node without children). */
+export function finishLevel(level: ConfigLevel): ConfigLevel | undefined {
+  if (level.nodes.size === 0) return undefined;
+  Object.freeze(level.wildcards);
+  return Object.freeze(level);
+}

@@ -1,0 +1,133 @@
+import { isAlias, isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
+import type { Field, Fields, Level, LevelKey } from './config-schema.js';
+import { isEmptyNode, report, type YamlFile } from './yaml-file.js';
+import {
+  describeFound,
+  goFormat,
+  isFloatScalar,
+  isIntegerScalar,
+  offsetOf,
+  resolve,
+  scalarText,
+} from './yaml-nodes.js';
+
+/** Largest `requests_per_unit` (the proto field is a uint32). */
+export const MAX_UINT32 = 4_294_967_295;
+
+/**
+ * Where to report a problem about a field: its value when it is written, else its key
+ * (`domain:` with nothing after it points at `domain`).
+ */
+export function fieldAt(field: Field): number {
+  const v = field.value;
+  if (v === undefined || (isScalar(v) && v.value === null && !v.source)) return field.keyAt;
+  return field.valueAt;
+}
+
+/** Where to report a problem about a field that may be missing: the field, else `fallback`. */
+export function fieldOrAt<L extends Level>(fields: Fields<L>, name: LevelKey<L>, fallback: number): number {
+  const field = fields.get(name);
+  return field === undefined ? fallback : fieldAt(field);
+}
+
+function present<L extends Level>(fields: Fields<L>, name: LevelKey<L>): Field | undefined {
+  const field = fields.get(name);
+  return field === undefined || isEmptyNode(field.value) ? undefined : field;
+}
+
+/**
+ * A string field: '' when missing or null, the text as written for integers and booleans
+ * (as yaml.v2 decodes them into a string), undefined after reporting anything else. A
+ * float is refused as in the reference (whose text is only `error checking config`).
+ */
+export function readString<L extends Level>(
+  file: YamlFile,
+  fields: Fields<L>,
+  name: LevelKey<L>,
+): string | undefined {
+  const field = present(fields, name);
+  if (field === undefined) return '';
+  const v = field.value;
+  if (isScalar(v) && !isFloatScalar(v)) return scalarText(v);
+  const hint = isScalar(v) ? ` (quote it: '${v.source ?? String(v.value)}')` : '';
+  report(file, fieldAt(field), `config error, '${name}' must be a string, found ${describeFound(v)}${hint}`);
+  return undefined;
+}
+
+/** A boolean field: false when missing or null, undefined after reporting anything but true/false. */
+export function readBool<L extends Level>(
+  file: YamlFile,
+  fields: Fields<L>,
+  name: LevelKey<L>,
+): boolean | undefined {
+  const field = present(fields, name);
+  if (field === undefined) return false;
+  const v = field.value;
+  if (isScalar(v) && typeof v.value === 'boolean') return v.value;
+  report(file, fieldAt(field), `config error, '${name}' must be true or false, found ${describeFound(v)}`);
+  return undefined;
+}
+
+/** An unsigned 32-bit integer field: 0 when missing or null; anything else is reported (and read as 0). */
+export function readUint32<L extends Level>(file: YamlFile, fields: Fields<L>, name: LevelKey<L>): number {
+  const field = present(fields, name);
+  if (field === undefined) return 0;
+  const v = field.value;
+  if (isScalar(v) && isIntegerScalar(v)) {
+    const n = v.value as number;
+    if (n >= 0 && n <= MAX_UINT32) return n;
+  }
+  report(
+    file,
+    fieldAt(field),
+    `config error, '${name}' must be an integer from 0 to ${MAX_UINT32}, found ${describeFound(v)}`,
+  );
+  return 0;
+}
+
+/** The (unresolved) items of a list field: none when missing or null, none after reporting a non-list. */
+export function readList<L extends Level>(
+  file: YamlFile,
+  fields: Fields<L>,
+  name: LevelKey<L>,
+): readonly unknown[] {
+  const field = present(fields, name);
+  if (field === undefined) return [];
+  const v = field.value;
+  if (isSeq(v)) return v.items;
+  report(file, fieldAt(field), `config error, '${name}' must be a list, found ${describeFound(v)}`);
+  return [];
+}
+
+/** A map field: undefined when missing or null, undefined after reporting a non-map. */
+export function readMap<L extends Level>(
+  file: YamlFile,
+  fields: Fields<L>,
+  name: LevelKey<L>,
+): YAMLMap | undefined {
+  const field = present(fields, name);
+  if (field === undefined) return undefined;
+  const v = field.value;
+  if (isMap(v)) return v;
+  report(file, fieldAt(field), `config error, '${name}' must be a map, found ${describeFound(v)}`);
+  return undefined;
+}
+
+/** The items of a list that are maps; every other item is reported with the reference's text. */
+export function mapItems(file: YamlFile, items: readonly unknown[]): { map: YAMLMap; at: number }[] {
+  const maps: { map: YAMLMap; at: number }[] = [];
+  for (const item of items) {
+    const node = resolve(file, item);
+    if (isMap(node)) {
+      maps.push({ map: node, at: offsetOf(item) });
+    } else if (node !== undefined || !isAlias(item)) {
+      // (an alias to an unknown anchor has been reported by `resolve` already)
+      report(
+        file,
+        offsetOf(item),
+        `config error, yaml file contains list of type other than map: ${goFormat(file, node)}`,
+      );
+    }
+  }
+  return maps;
+}

@@ -1,0 +1,117 @@
+import { Document, isScalar, LineCounter, parseAllDocuments, type Tags } from 'yaml';
+import type { ConfigProblem } from './config-problem.js';
+
+/**
+ * Most collections one file may revisit through aliases (guards against "billion laughs");
+ * a file without aliases never revisits a node, so its size is not limited by this.
+ */
+export const NODE_BUDGET = 100_000;
+
+/** One config file being validated: its parsed document, positions and the problems found so far. */
+export interface YamlFile {
+  readonly path: string;
+  readonly doc: Document;
+  readonly lines: LineCounter;
+  readonly problems: ConfigProblem[];
+  /** Collections that may still be revisited; see {@link NODE_BUDGET}. */
+  budget: number;
+  /** Collections visited at least once. */
+  readonly seen: WeakSet<object>;
+  /** Collections being walked right now, to catch an anchor whose value contains itself. */
+  readonly active: Set<object>;
+  /** Resolved aliases (resolving one walks the document, so each is resolved once). */
+  readonly aliases: Map<object, unknown>;
+}
+
+/**
+ * YAML 1.1 like the reference's gopkg.in/yaml.v2 (`yes`/`on` are booleans, `<<` merges maps),
+ * minus what yaml.v2 does not do either: sexagesimal numbers (`1:20`) and implicit timestamps
+ * stay strings.
+ */
+const PARSE_OPTIONS = {
+  version: '1.1',
+  prettyErrors: false,
+  customTags: (tags: Tags): Tags =>
+    tags.filter(
+      (t) => typeof t === 'string' || (t.tag !== 'tag:yaml.org,2002:timestamp' && t.format !== 'TIME'),
+    ),
+} as const;
+
+/** Records a problem at a character offset of the file. */
+export function report(file: YamlFile, offset: number, message: string): void {
+  const { line, col } = file.lines.linePos(offset);
+  file.problems.push({ file: file.path, line, col, message });
+}
+
+/** A parsed file: `root` is the document's top node, undefined when the file holds no document. */
+export interface ParsedYaml {
+  readonly file: YamlFile;
+  readonly root: unknown;
+  /** False when the file has syntax errors; its tree is then not validated further. */
+  readonly ok: boolean;
+}
+
+/**
+ * Parses one file, reporting every syntax error with its position and any second
+ * non-empty document (yaml.v2 silently ignores those; a lost domain is better loud).
+ */
+export function parseYamlFile(path: string, content: string): ParsedYaml {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(content, { ...PARSE_OPTIONS, lineCounter: lines });
+  const first = docs[0];
+  const doc: Document = first ?? new Document();
+  const file: YamlFile = {
+    path,
+    doc,
+    lines,
+    problems: [],
+    budget: NODE_BUDGET,
+    seen: new WeakSet(),
+    active: new Set(),
+    aliases: new Map(),
+  };
+  for (const d of docs) {
+    for (const e of d.errors) report(file, e.pos[0], `error loading config file: yaml: ${e.message}`);
+  }
+  for (const extra of docs.slice(1)) {
+    if (!isEmptyNode(extra.contents)) {
+      report(
+        file,
+        extra.range[0],
+        'config file contains more than one YAML document; put each domain in its own file',
+      );
+    }
+  }
+  return { file, root: first?.contents ?? undefined, ok: file.problems.length === 0 };
+}
+
+/** True for a missing node or a null scalar (`~`, `null` or nothing at all). */
+export function isEmptyNode(node: unknown): boolean {
+  return node === null || node === undefined || (isScalar(node) && node.value === null);
+}
+
+/**
+ * Starts walking a collection: false (after reporting) when the file's node budget is spent
+ * or when the node is already being walked (an anchor that contains its own alias).
+ */
+export function enter(file: YamlFile, node: object, offset: number, anchor: string | undefined): boolean {
+  if (file.active.has(node)) {
+    report(file, offset, `error loading config file: yaml: anchor '${anchor ?? ''}' value contains itself`);
+    return false;
+  }
+  if (!file.seen.has(node)) file.seen.add(node);
+  else file.budget -= 1;
+  if (file.budget < 0) {
+    if (file.budget === -1) {
+      report(file, offset, `config error, aliases expand the file beyond ${NODE_BUDGET} repeated nodes`);
+    }
+    return false;
+  }
+  file.active.add(node);
+  return true;
+}
+
+/** Ends walking a collection started with {@link enter}. */
+export function leave(file: YamlFile, node: object): void {
+  file.active.delete(node);
+}

@@ -1,0 +1,155 @@
+import { isAlias, isMap, isScalar, isSeq, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { enter, leave, report, type YamlFile } from './yaml-file.js';
+
+/** A YAML node with aliases followed. */
+export type ResolvedNode = Scalar | YAMLMap | YAMLSeq;
+
+/**
+ * One key/value of a map after `<<` merges, aliases followed. `keyAt` and `valueAt` are
+ * the offsets where they are written (an alias, not its anchor), for error positions.
+ */
+export interface MapEntry {
+  readonly key: ResolvedNode | undefined;
+  readonly keyAt: number;
+  readonly value: ResolvedNode | undefined;
+  readonly valueAt: number;
+}
+
+/** Start offset of a node in its file (0 when it has no position). */
+export function offsetOf(node: unknown): number {
+  const range = (node as { range?: readonly number[] } | null | undefined)?.range;
+  return range?.[0] ?? 0;
+}
+
+/**
+ * Follows an alias to its anchored node (positions then point at the anchor, where the
+ * content is written). An unknown anchor is reported as yaml.v2 words it.
+ */
+export function resolve(file: YamlFile, node: unknown): ResolvedNode | undefined {
+  if (isAlias(node)) {
+    if (file.aliases.has(node)) return file.aliases.get(node) as ResolvedNode | undefined;
+    const target = node.resolve(file.doc);
+    file.aliases.set(node, target);
+    if (target === undefined) {
+      report(
+        file,
+        offsetOf(node),
+        `error loading config file: yaml: unknown anchor '${node.source}' referenced`,
+      );
+    }
+    return target;
+  }
+  return isScalar(node) || isMap(node) || isSeq(node) ? node : undefined;
+}
+
+/**
+ * The entries of a map, with YAML 1.1 `<<` merge keys applied as yaml.v2 does: keys
+ * written in the map win over merged ones, and earlier merge sources win over later ones.
+ */
+export function mapEntries(file: YamlFile, map: YAMLMap): MapEntry[] {
+  const own: MapEntry[] = [];
+  const merged: MapEntry[] = [];
+  for (const pair of map.items) {
+    if (isScalar(pair.key) && typeof pair.key.value === 'symbol') {
+      mergeSources(file, pair.value, merged);
+      continue;
+    }
+    const keyAt = offsetOf(pair.key);
+    const valueAt = pair.value === null ? keyAt : offsetOf(pair.value);
+    own.push({ key: resolve(file, pair.key), keyAt, value: resolve(file, pair.value), valueAt });
+  }
+  if (merged.length === 0) return own;
+  const seen = new Set(own.map((e) => keyIdentity(e.key)));
+  for (const entry of merged) {
+    const id = keyIdentity(entry.key);
+    if (!seen.has(id)) {
+      seen.add(id);
+      own.push(entry);
+    }
+  }
+  return own;
+}
+
+function mergeSources(file: YamlFile, value: unknown, out: MapEntry[]): void {
+  const source = resolve(file, value);
+  const sources = isSeq(source)
+    ? source.items.map((item) => [item, resolve(file, item)] as const)
+    : [[value, source] as const];
+  for (const [written, node] of sources) {
+    if (!isMap(node)) {
+      report(file, offsetOf(written), "config error, merge key '<<' must refer to a map");
+      continue;
+    }
+    if (!enter(file, node, offsetOf(written), node.anchor)) continue;
+    out.push(...mapEntries(file, node));
+    leave(file, node);
+  }
+}
+
+function keyIdentity(key: ResolvedNode | undefined): unknown {
+  return isScalar(key) ? key.value : key;
+}
+
+const INTEGER_SOURCE = /^[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$/;
+
+/** True for a scalar written as an integer (decimal, octal, hex or binary, as YAML 1.1 allows). */
+export function isIntegerScalar(node: Scalar): boolean {
+  return typeof node.value === 'number' && INTEGER_SOURCE.test(node.source ?? String(node.value));
+}
+
+/** True for a scalar that YAML reads as a floating-point number (`1.5`, `1e3`, `.inf`). */
+export function isFloatScalar(node: Scalar): boolean {
+  return typeof node.value === 'number' && !isIntegerScalar(node);
+}
+
+/**
+ * The text of a scalar used where a string is expected. Like yaml.v2, a plain scalar that
+ * YAML reads as an integer or boolean keeps its text as written (`value: 007` is "007",
+ * `value: yes` is "yes"); null is the empty string.
+ */
+export function scalarText(node: Scalar): string {
+  if (typeof node.value === 'string') return node.value;
+  if (node.value === null || node.value === undefined) return '';
+  return node.source ?? String(node.value);
+}
+
+/** Says what a node is, for "must be X, found Y" messages: `a map`, `integer -1`, `string 'x'`. */
+export function describeFound(node: ResolvedNode | undefined): string {
+  if (node === undefined || isEmptyScalar(node)) return 'null';
+  if (isMap(node)) return 'a map';
+  if (isSeq(node)) return 'a list';
+  const v = node.value;
+  if (typeof v === 'string') return `string '${v}'`;
+  if (typeof v === 'boolean') return `boolean ${node.source ?? String(v)}`;
+  if (typeof v === 'number')
+    return `${isIntegerScalar(node) ? 'integer' : 'float'} ${node.source ?? String(v)}`;
+  return `'${node.source ?? String(v)}'`;
+}
+
+function isEmptyScalar(node: ResolvedNode): boolean {
+  return isScalar(node) && (node.value === null || node.value === undefined);
+}
+
+/**
+ * Formats a node the way Go's `%v` prints what yaml.v2 decoded, for the reference's
+ * messages that quote a value: `a`, `0.25`, `<nil>`, `[a b]`, `map[k:v]`.
+ */
+export function goFormat(file: YamlFile, node: ResolvedNode | undefined): string {
+  if (node === undefined) return '<nil>';
+  if (isScalar(node)) return goFormatValue(node.value);
+  try {
+    return goFormatValue(node.toJS(file.doc, { maxAliasCount: 100 }));
+  } catch {
+    return node.toString();
+  }
+}
+
+function goFormatValue(value: unknown): string {
+  if (value === null || value === undefined) return '<nil>';
+  if (Array.isArray(value)) return `[${value.map(goFormatValue).join(' ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `map[${entries.map(([k, v]) => `${k}:${goFormatValue(v)}`).join(' ')}]`;
+  }
+  return String(value);
+}
