@@ -30,7 +30,7 @@ build: gen
 	@chmod +x dist/cli.js
 
 run: build
-	node dist/cli.js serve --config $(CONFIG) --backend memory --log-level info
+	node dist/cli.js serve --config $(CONFIG) --backend memory --log-level info --log-format text
 
 lint: deps
 	npx biome check .

@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -21,10 +22,8 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths: ['password', '*.password', 'auth', '*.auth', 'redisAuth'], censor: '[redacted]' },
   };
   if (options.format === 'text') {
-    return pino({
-      ...base,
-      transport: { target: 'pino-pretty', options: { sync: true, colorize: false, destination: 1 } },
-    });
+    // In the main thread, synchronously: lines keep their order with other output and survive exit.
+    return pino(base, pretty({ sync: true, colorize: false, destination: 1 }));
   }
   return pino(base);
 }
