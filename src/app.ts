@@ -13,6 +13,7 @@ import { createDebugServer } from './http/debug-server.js';
 import { createHttpServer } from './http/http-server.js';
 import type { Logger } from './log/logger.js';
 import { RateLimitService } from './service/rate-limit-service.js';
+import type { CounterStore } from './storage/counter-store.js';
 import { MemoryCounterStore } from './storage/memory-store.js';
 
 export interface ListeningPorts {
@@ -41,17 +42,21 @@ export interface App {
 export interface AppDeps {
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Replaces the backend chosen by settings (tests use it to slow or break the store). */
+  readonly store?: CounterStore;
 }
 
 /** Composition root: builds every part from settings and wires them; nothing here reads env or argv. */
-export function createApp(settings: Settings, { logger, clock }: AppDeps): App {
+export function createApp(settings: Settings, { logger, clock, store: storeOverride }: AppDeps): App {
   const grpcHealth = new HealthImplementation();
   const health = new HealthState(grpcHealth);
-  const store = new MemoryCounterStore({
-    stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
-    // lets the store sweep expired windows on a timer even when no traffic arrives
-    clock,
-  });
+  const store =
+    storeOverride ??
+    new MemoryCounterStore({
+      stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
+      // lets the store sweep expired windows on a timer even when no traffic arrives
+      clock,
+    });
   const configSource = new ConfigSource({
     roots: [...settings.configPaths],
     ignoreDotfiles: settings.runtimeIgnoreDotfiles,

@@ -6,6 +6,7 @@ import { loadSettings } from '../../src/config/settings.js';
 import type { Clock } from '../../src/core/clock.js';
 import { systemClock } from '../../src/core/system-clock.js';
 import { type Logger, silentLogger } from '../../src/log/logger.js';
+import type { CounterStore } from '../../src/storage/counter-store.js';
 
 export interface TestServer {
   /** "127.0.0.1:port" of the gRPC listener. */
@@ -24,6 +25,8 @@ export interface StartServerOptions {
   readonly env?: Record<string, string>;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** A store to use instead of the memory backend. */
+  readonly store?: CounterStore;
 }
 
 /** Writes `files` into a new temp directory and returns its path. */
@@ -53,6 +56,7 @@ export async function startServer(options: StartServerOptions): Promise<TestServ
   const app = createApp(settings, {
     logger: options.logger ?? silentLogger(),
     clock: options.clock ?? systemClock,
+    store: options.store,
   });
   const ports = await app.start();
   return {
