@@ -1,5 +1,3 @@
-import type { Env } from './settings.js';
-
 /**
  * Env vars of envoyproxy/ratelimit this version does not implement yet. Each
  * one that is set is reported at startup (never silently ignored); the reason
@@ -41,7 +39,7 @@ const ACCEPTED = new Set([
 ]);
 
 /** One warning per reference env var that is set but not supported. */
-export function unsupportedSettingWarnings(env: Env): string[] {
+export function unsupportedSettingWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
   const warnings: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || ACCEPTED.has(name) || ACCEPTED.has(`${name}=${value}`)) continue;
