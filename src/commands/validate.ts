@@ -11,7 +11,8 @@ export interface ValidateOptions {
 /**
  * `ratelimit validate PATH...`: loads configs exactly as `serve` does. Prints
  * every problem as `file:line:col: message` and returns 1, or one summary line
- * per domain and returns 0.
+ * per domain and returns 0: `domain api: 3 limits (fixed_window, token_bucket) (a.yaml)`
+ * (no algorithm list when every rule of the domain is unlimited, or it has none).
  */
 export async function validateCommand(
   options: ValidateOptions,
@@ -34,8 +35,9 @@ export async function validateCommand(
     out(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`);
     return 1;
   }
-  for (const { domain, files: from, limits } of result.config.domains()) {
-    out(`domain ${domain}: ${limits} limit${limits === 1 ? '' : 's'} (${from.join(', ')})`);
+  for (const { domain, files: from, limits, algorithms } of result.config.domains()) {
+    const used = algorithms.length === 0 ? '' : ` (${algorithms.join(', ')})`;
+    out(`domain ${domain}: ${limits} limit${limits === 1 ? '' : 's'}${used} (${from.join(', ')})`);
   }
   return 0;
 }

@@ -14,6 +14,7 @@ export const LEVEL_KEYS = {
     'key',
     'value',
     'rate_limit',
+    'rate_limits',
     'descriptors',
     'shadow_mode',
     'quota_mode',
@@ -22,7 +23,9 @@ export const LEVEL_KEYS = {
     'share_threshold',
     'metadata',
   ],
-  rate_limit: ['unit', 'requests_per_unit', 'unlimited', 'name', 'replaces'],
+  rate_limit: ['unit', 'requests_per_unit', 'unlimited', 'name', 'replaces', 'algorithm', 'burst'],
+  /** An entry of `rate_limits`: a `rate_limit` without `unlimited` (see {@link REFUSED}). */
+  rate_limits: ['unit', 'requests_per_unit', 'name', 'replaces', 'algorithm', 'burst'],
   replaces: ['name'],
 } as const;
 
@@ -36,10 +39,23 @@ const PLACE: Readonly<Record<Level, string>> = {
   top: 'at the top level',
   descriptor: 'in a descriptor',
   rate_limit: "in 'rate_limit'",
+  rate_limits: "in a 'rate_limits' entry",
   replaces: "in a 'replaces' entry",
 };
 
 const LEVELS = Object.keys(LEVEL_KEYS) as Level[];
+
+/**
+ * Keys refused at a level for a reason of their own, said instead of "it belongs elsewhere".
+ * `unlimited` in `rate_limits`: an unlimited node has no limits to combine, and one unlimited
+ * entry beside real limits would leave it unclear which wins.
+ */
+const REFUSED: Partial<Record<Level, Readonly<Record<string, string>>>> = {
+  rate_limits: {
+    unlimited:
+      "config error, key 'unlimited' is not allowed in a 'rate_limits' entry; an unlimited descriptor has no limits to combine: use 'rate_limit: {unlimited: true}'",
+  },
+};
 
 /** One key of a map that is allowed at its level, with its (alias-resolved) value and their offsets. */
 export interface Field {
@@ -77,8 +93,11 @@ export function readFields<L extends Level>(file: YamlFile, map: YAMLMap, level:
 }
 
 function wrongKeyMessage(name: string, level: Level): string {
+  const refused = REFUSED[level];
+  if (refused !== undefined && Object.hasOwn(refused, name)) return refused[name]!;
   const homes = LEVELS.filter((l) => (LEVEL_KEYS[l] as readonly string[]).includes(name));
   if (homes.length === 0) return `config error, unknown key '${name}'`;
-  const where = homes.map((l) => PLACE[l]).join(' or ');
+  const places = homes.map((l) => PLACE[l]);
+  const where = places.length === 1 ? places[0] : `${places.slice(0, -1).join(', ')} or ${places.at(-1)}`;
   return `config error, key '${name}' is not allowed ${PLACE[level]}; it belongs ${where}`;
 }

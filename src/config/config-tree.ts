@@ -1,9 +1,10 @@
+import type { Algorithm } from '../core/algorithm.js';
 import type { LimitRule } from '../core/limit.js';
 import { compileWildcard, isWildcard, type WildcardPattern } from './wildcard.js';
 
 /** One descriptor of the config, frozen once its subtree is loaded. */
 export interface ConfigNode {
-  /** The node's `rate_limit`, if it has one (a node may have a limit and children). */
+  /** The node's `rate_limit` or `rate_limits`, if it has one (a node may have limits and children). */
   readonly rule: LimitRule | undefined;
   /** The next level, undefined when the node has no children. */
   readonly children: ConfigLevel | undefined;
@@ -47,8 +48,10 @@ export interface DomainTree {
   readonly root: ConfigLevel;
   /** Files that contributed to the domain, in load order. */
   readonly files: string[];
-  /** Number of rules (limited and unlimited) in the domain. */
+  /** Number of limits: one per `rate_limit` (unlimited included) and one per `rate_limits` entry. */
   limits: number;
+  /** Algorithms used by the domain's limits. */
+  readonly algorithms: Set<Algorithm>;
 }
 
 /** A new, empty level. */
@@ -58,7 +61,7 @@ export function newLevel(): ConfigLevel {
 
 /** A new, empty domain first seen in `file`. */
 export function newDomainTree(domain: string, file: string): DomainTree {
-  return { domain, root: newLevel(), files: [file], limits: 0 };
+  return { domain, root: newLevel(), files: [file], limits: 0, algorithms: new Set() };
 }
 
 /** Adds a node under its identity; a wildcard identity is also appended to the level's patterns. */

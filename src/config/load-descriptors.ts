@@ -1,6 +1,5 @@
 import type { YAMLMap } from 'yaml';
 import type { LimitRule } from '../core/limit.js';
-import { parseUnit, type Unit } from '../core/units.js';
 import { type Fields, readFields } from './config-schema.js';
 import {
   addNode,
@@ -11,26 +10,10 @@ import {
   newLevel,
 } from './config-tree.js';
 import { readMetadata } from './metadata.js';
+import { readRuleLimits } from './read-rule-limits.js';
 import { isWildcard } from './wildcard.js';
-import {
-  fieldAt,
-  fieldOrAt,
-  mapItems,
-  readBool,
-  readList,
-  readMap,
-  readString,
-  readUint32,
-} from './yaml-fields.js';
+import { fieldAt, fieldOrAt, mapItems, readBool, readList, readString } from './yaml-fields.js';
 import { enter, leave, report, type YamlFile } from './yaml-file.js';
-
-/**
- * LimitRule has no "no unit"; an unlimited rule never has a valid unit (that is an error)
- * and its unit is never used, so it carries this placeholder.
- */
-const UNLIMITED_UNIT: Unit = 'SECOND';
-
-const NO_REPLACES: readonly string[] = Object.freeze([]);
 
 /**
  * Loads the `descriptors` of a map (the file's top level or a descriptor) into `level`,
@@ -90,66 +73,23 @@ function loadDescriptor(
     );
   }
   const metadata = readMetadata(file, fields);
-  const limit = readRateLimit(file, fields);
+  const limits = readRuleLimits(file, fields);
   const children = newLevel();
   loadDescriptors(file, fields, children, `${fullKey}.`, tree);
   if (!valid || duplicate) return;
 
   const rule: LimitRule | undefined =
-    limit === undefined
+    limits === undefined
       ? undefined
-      : Object.freeze({
-          fullKey,
-          ...limit,
-          algorithm: 'fixed_window',
-          shadowMode,
-          quotaMode,
-          detailedMetric,
-          valueToMetric,
-          metadata,
-        });
-  if (rule !== undefined) tree.limits += 1;
+      : Object.freeze({ fullKey, ...limits, shadowMode, quotaMode, detailedMetric, valueToMetric, metadata });
+  if (rule !== undefined) countLimits(tree, rule);
   const share = shareThreshold && isWildcard(identity) ? Object.freeze({ key, value, identity }) : undefined;
   const node: ConfigNode = Object.freeze({ rule, children: finishLevel(children), share });
   addNode(level, identity, node);
 }
 
-type RateLimitPart = Pick<LimitRule, 'unit' | 'requestsPerUnit' | 'unlimited' | 'name' | 'replaces'>;
-
-/** The descriptor's `rate_limit`, undefined when absent (or null, which yaml.v2 treats as absent). */
-function readRateLimit(file: YamlFile, descriptor: Fields<'descriptor'>): RateLimitPart | undefined {
-  const map = readMap(file, descriptor, 'rate_limit');
-  if (map === undefined) return undefined;
-  const fields = readFields(file, map, 'rate_limit');
-  const unlimited = readBool(file, fields, 'unlimited');
-  const rawUnit = readString(file, fields, 'unit');
-  const unit = rawUnit === undefined ? undefined : parseUnit(rawUnit);
-  const unitAt = fieldOrAt(fields, 'unit', descriptor.get('rate_limit')!.keyAt);
-  // (when `unlimited` or `unit` itself is invalid, that is the one problem reported)
-  if (unlimited === true) {
-    if (unit !== undefined) report(file, unitAt, 'should not specify rate limit unit when unlimited');
-  } else if (unlimited === false && rawUnit !== undefined && unit === undefined) {
-    report(file, unitAt, `invalid rate limit unit '${rawUnit}'`);
-  }
-  const requestsPerUnit = readUint32(file, fields, 'requests_per_unit');
-  const name = readString(file, fields, 'name') ?? '';
-  const replaces = readReplaces(file, fields, name);
-  return { unit: unit ?? UNLIMITED_UNIT, requestsPerUnit, unlimited: unlimited ?? false, name, replaces };
-}
-
-function readReplaces(file: YamlFile, rateLimit: Fields<'rate_limit'>, ownName: string): readonly string[] {
-  const names: string[] = [];
-  for (const { map, at } of mapItems(file, readList(file, rateLimit, 'replaces'))) {
-    const fields = readFields(file, map, 'replaces');
-    const name = readString(file, fields, 'name');
-    if (name === '') {
-      report(file, fieldOrAt(fields, 'name', at), 'should not have an empty replaces entry');
-    } else if (name !== undefined) {
-      if (name === ownName) {
-        report(file, fieldAt(fields.get('name')!), 'replaces should not contain name of same descriptor');
-      }
-      names.push(name);
-    }
-  }
-  return names.length === 0 ? NO_REPLACES : Object.freeze(names);
+/** Adds a rule to the domain's summary: one limit per limit, one for an unlimited rule. */
+function countLimits(tree: DomainTree, rule: LimitRule): void {
+  tree.limits += rule.unlimited ? 1 : rule.limits.length;
+  for (const limit of rule.limits) tree.algorithms.add(limit.algorithm);
 }

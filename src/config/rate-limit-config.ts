@@ -1,7 +1,9 @@
+import { ALGORITHMS, type Algorithm } from '../core/algorithm.js';
 import type { DescriptorEntry, RequestDescriptor } from '../core/descriptor.js';
-import type { LimitMatch, LimitRule } from '../core/limit.js';
+import type { Limit, LimitMatch, LimitRule } from '../core/limit.js';
 import type { RuleSet } from '../core/rule-set.js';
 import type { ConfigLevel, ConfigNode, DomainTree, ShareThreshold } from './config-tree.js';
+import { describeRule } from './describe-rule.js';
 import { matchesWildcard } from './wildcard.js';
 
 /** One domain in a {@link RateLimitConfig.domains} summary. */
@@ -9,11 +11,13 @@ export interface DomainSummary {
   domain: string;
   /** Files that contributed to the domain, in load order. */
   files: string[];
-  /** Number of rules (limited and unlimited). */
+  /** Number of limits: one per `rate_limit` (unlimited included) and one per `rate_limits` entry. */
   limits: number;
+  /** Algorithms the domain's limits use, in {@link ALGORITHMS} order (none when all are unlimited). */
+  algorithms: Algorithm[];
 }
 
-const NO_REPLACES: readonly string[] = Object.freeze([]);
+const NONE: readonly string[] = Object.freeze([]);
 
 /**
  * A loaded, validated and immutable rate limit config: domains and their descriptor trees,
@@ -29,17 +33,24 @@ export class RateLimitConfig implements RuleSet {
   constructor(domains: Iterable<DomainTree>) {
     const trees = [...domains].sort((a, b) => compare(a.domain, b.domain));
     const roots = new Map<string, ConfigLevel>();
-    const lines: string[] = [];
+    const groups: RuleLines[] = [];
     for (const tree of trees) {
       Object.freeze(tree.root.wildcards);
       roots.set(tree.domain, Object.freeze(tree.root));
-      collectLines(tree.root, lines);
+      collectLines(tree.root, groups);
     }
     this.#roots = roots;
     this.#summaries = trees.map((t) =>
-      Object.freeze({ domain: t.domain, files: [...t.files], limits: t.limits }),
+      Object.freeze({
+        domain: t.domain,
+        files: [...t.files],
+        limits: t.limits,
+        algorithms: ALGORITHMS.filter((a) => t.algorithms.has(a)),
+      }),
     );
-    this.#lines = Object.freeze(lines.sort(compare));
+    // Rules sorted as the reference sorts its lines (fullKey then ':'); a rule's lines stay in written order.
+    groups.sort((a, b) => compare(a.sortKey, b.sortKey));
+    this.#lines = Object.freeze(groups.flatMap((g) => g.lines));
     Object.freeze(this);
   }
 
@@ -95,15 +106,17 @@ export class RateLimitConfig implements RuleSet {
     }
   }
 
-  /** Every domain with its files and rule count, sorted by domain (for `validate` summaries). */
+  /** Every domain with its files, limit count and algorithms, sorted by domain (for `validate` summaries). */
   domains(): DomainSummary[] {
-    return this.#summaries.map((s) => ({ domain: s.domain, files: [...s.files], limits: s.limits }));
+    return this.#summaries.map((s) => ({ ...s, files: [...s.files], algorithms: [...s.algorithms] }));
   }
 
   /**
-   * One line per rule, sorted, as `/rlconfig` prints them:
-   * `<fullKey>: unit=<UNIT> requests_per_unit=<n>, shadow_mode: <bool>, quota_mode: <bool>`,
-   * or `<fullKey>: unlimited, shadow_mode: <bool>, quota_mode: <bool>` for unlimited rules.
+   * One line per limit, rules sorted by fullKey, as `/rlconfig` prints them (see
+   * `describeRule`): the reference's
+   * `<fullKey>: unit=<UNIT> requests_per_unit=<n>, shadow_mode: <bool>, quota_mode: <bool>`
+   * for a lone fixed_window `rate_limit`, ` algorithm=<alg>` (and ` burst=<n>`) added for any
+   * other limit, `<fullKey>: unlimited, shadow_mode: <bool>, quota_mode: <bool>` for unlimited rules.
    */
   describe(): string[] {
     return [...this.#lines];
@@ -122,20 +135,30 @@ function shareValue(share: ShareThreshold, key: string): string {
     : pattern;
 }
 
+/**
+ * The rule for a request's `limit` override: one fixed_window limit with keyTag '' (the
+ * reference's key for these entries), as the reference applies overrides.
+ */
 function overrideMatch(domain: string, descriptor: RequestDescriptor): LimitMatch {
-  const limit = descriptor.limit!;
+  const override = descriptor.limit!;
   let fullKey = domain;
   for (const e of descriptor.entries) fullKey += e.value === '' ? `.${e.key}` : `.${e.key}_${e.value}`;
+  const limit: Limit = Object.freeze({
+    requestsPerUnit: override.requestsPerUnit,
+    unit: override.unit,
+    algorithm: 'fixed_window',
+    burst: override.requestsPerUnit,
+    name: '',
+    keyTag: '',
+  });
   const rule: LimitRule = Object.freeze({
     fullKey,
-    requestsPerUnit: limit.requestsPerUnit,
-    unit: limit.unit,
-    algorithm: 'fixed_window',
-    name: '',
+    limits: Object.freeze([limit]),
+    names: NONE,
     unlimited: false,
     shadowMode: false,
     quotaMode: false,
-    replaces: NO_REPLACES,
+    replaces: NONE,
     detailedMetric: false,
     valueToMetric: false,
     metadata: undefined,
@@ -143,15 +166,15 @@ function overrideMatch(domain: string, descriptor: RequestDescriptor): LimitMatc
   return { rule, counterEntries: descriptor.entries, fromOverride: true };
 }
 
-function collectLines(level: ConfigLevel, out: string[]): void {
+interface RuleLines {
+  readonly sortKey: string;
+  readonly lines: readonly string[];
+}
+
+function collectLines(level: ConfigLevel, out: RuleLines[]): void {
   for (const node of level.nodes.values()) {
     const rule = node.rule;
-    if (rule !== undefined) {
-      const limit = rule.unlimited
-        ? 'unlimited'
-        : `unit=${rule.unit} requests_per_unit=${rule.requestsPerUnit}`;
-      out.push(`${rule.fullKey}: ${limit}, shadow_mode: ${rule.shadowMode}, quota_mode: ${rule.quotaMode}`);
-    }
+    if (rule !== undefined) out.push({ sortKey: `${rule.fullKey}:`, lines: describeRule(rule) });
     if (node.children !== undefined) collectLines(node.children, out);
   }
 }

@@ -68,21 +68,34 @@ export function readBool<L extends Level>(
   return undefined;
 }
 
-/** An unsigned 32-bit integer field: 0 when missing or null; anything else is reported (and read as 0). */
-export function readUint32<L extends Level>(file: YamlFile, fields: Fields<L>, name: LevelKey<L>): number {
+/**
+ * An unsigned 32-bit integer field of at least `min`: 0 when missing or null; anything else
+ * is reported (and read as 0).
+ */
+export function readUint32<L extends Level>(
+  file: YamlFile,
+  fields: Fields<L>,
+  name: LevelKey<L>,
+  min = 0,
+): number {
   const field = present(fields, name);
   if (field === undefined) return 0;
   const v = field.value;
   if (isScalar(v) && isIntegerScalar(v)) {
     const n = v.value as number;
-    if (n >= 0 && n <= MAX_UINT32) return n;
+    if (n >= min && n <= MAX_UINT32) return n;
   }
   report(
     file,
     fieldAt(field),
-    `config error, '${name}' must be an integer from 0 to ${MAX_UINT32}, found ${describeFound(v)}`,
+    `config error, '${name}' must be an integer from ${min} to ${MAX_UINT32}, found ${describeFound(v)}`,
   );
   return 0;
+}
+
+/** True when a field is written with a non-null value (null is the same as absent, as in yaml.v2). */
+export function isPresent<L extends Level>(fields: Fields<L>, name: LevelKey<L>): boolean {
+  return present(fields, name) !== undefined;
 }
 
 /** The (unresolved) items of a list field: none when missing or null, none after reporting a non-list. */

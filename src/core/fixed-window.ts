@@ -1,41 +1,42 @@
+import type { AlgorithmModel, Evaluation, LimitParams } from './algorithm.js';
+
 /**
  * Fixed window, as envoyproxy/ratelimit counts: windows aligned to the Unix
- * epoch, the counter includes this request's hits, and `after > limit` is over
- * (hitting the limit exactly is still OK).
+ * epoch, the counter includes this request's hits, and `after > limit` is
+ * over (hitting the limit exactly is still OK). The store charges rejected
+ * hits too (the reference's behaviour) unless told otherwise.
  */
-
-/** Start of the window containing `nowSeconds`, in Unix seconds. */
-export function fixedWindowStart(nowSeconds: number, unitSeconds: number): number {
-  return nowSeconds - (nowSeconds % unitSeconds);
+export interface FixedWindowState {
+  /** Start of the window the count belongs to, ms since the epoch. */
+  readonly windowStartMs: number;
+  readonly count: number;
 }
 
-/** Seconds until the window containing `nowSeconds` ends: 1..unitSeconds, never 0. */
-export function fixedWindowResetSeconds(nowSeconds: number, unitSeconds: number): number {
-  return unitSeconds - (nowSeconds % unitSeconds);
+/** Start of the window containing `nowMs` (ms). */
+export function fixedWindowStartMs(nowMs: number, unitMs: number): number {
+  return nowMs - (nowMs % unitMs);
 }
 
-export interface CounterDecision {
-  readonly overLimit: boolean;
-  /** Whole requests still admitted in this window. */
-  readonly remaining: number;
-  /** duration_until_reset, whole seconds. */
-  readonly resetSeconds: number;
-  /** Counter value after this request (for near-limit statistics). */
-  readonly used: number;
-}
-
-/** Decision for a fixed-window counter whose value, including this request's hits, is `after`. */
-export function fixedWindowDecision(
-  after: number,
-  limit: number,
-  nowSeconds: number,
-  unitSeconds: number,
-): CounterDecision {
-  const overLimit = after > limit;
-  return {
-    overLimit,
-    remaining: overLimit ? 0 : limit - after,
-    resetSeconds: fixedWindowResetSeconds(nowSeconds, unitSeconds),
-    used: after,
-  };
-}
+export const fixedWindow: AlgorithmModel<FixedWindowState> = {
+  evaluate(state, limit, hits, nowMs): Evaluation<FixedWindowState> {
+    const windowStartMs = fixedWindowStartMs(nowMs, limit.unitMs);
+    const count = state !== undefined && state.windowStartMs === windowStartMs ? state.count : 0;
+    const after = count + hits;
+    const untilWindowEnd = windowStartMs + limit.unitMs - nowMs;
+    return {
+      admitted: after <= limit.requestsPerUnit,
+      remainingIfCharged: Math.max(0, limit.requestsPerUnit - after),
+      remainingIfNotCharged: Math.max(0, limit.requestsPerUnit - count),
+      resetIfChargedMs: untilWindowEnd,
+      resetIfNotChargedMs: untilWindowEnd,
+      retryAfterMs: untilWindowEnd,
+      charged: { windowStartMs, count: after },
+      uncharged: { windowStartMs, count },
+      usedIfCharged: after,
+      usedIfNotCharged: count,
+    };
+  },
+  expiresAtMs(state: FixedWindowState, limit: LimitParams): number {
+    return state.windowStartMs + limit.unitMs;
+  },
+};

@@ -1,21 +1,37 @@
+import type { Algorithm } from './algorithm.js';
 import type { DescriptorEntry } from './descriptor.js';
 import type { Unit } from './units.js';
 
-/** How a limit counts. Only fixed_window exists so far; the others arrive with the algorithms issue. */
-export type Algorithm = 'fixed_window';
+export type { Algorithm } from './algorithm.js';
+
+/** One limit of a rule: `rate_limit`, or one entry of `rate_limits`. */
+export interface Limit {
+  readonly requestsPerUnit: number;
+  readonly unit: Unit;
+  readonly algorithm: Algorithm;
+  /** token_bucket capacity in requests (default requests_per_unit); equals requestsPerUnit for the others. */
+  readonly burst: number;
+  /** `name`, '' when absent; echoed in current_limit.name and matched by `replaces`. */
+  readonly name: string;
+  /**
+   * Appended to the counter key so limits on the same entries never share
+   * state: '' for a lone fixed_window `rate_limit` (the reference's exact key,
+   * so a mixed fleet shares counters), else e.g. `tb1_` or `fw60_`.
+   */
+  readonly keyTag: string;
+}
 
 /**
- * A configured (or Envoy-overridden) limit as the service applies it.
- * Frozen and shared by every request that matches it.
+ * A configured (or Envoy-overridden) rule as the service applies it: the
+ * limits of one descriptor node. Frozen and shared by every request that matches it.
  */
 export interface LimitRule {
   /** Config path that identifies the rule, e.g. `domain.key_value.key2` (wildcards as written). */
   readonly fullKey: string;
-  readonly requestsPerUnit: number;
-  readonly unit: Unit;
-  readonly algorithm: Algorithm;
-  /** `rate_limit.name`, '' when absent; echoed in current_limit.name and used by `replaces`. */
-  readonly name: string;
+  /** One or more limits, all checked and charged together; empty when unlimited. */
+  readonly limits: readonly Limit[];
+  /** Non-empty names of the limits; `replaces` elsewhere in the request drops the whole rule. */
+  readonly names: readonly string[];
   readonly unlimited: boolean;
   readonly shadowMode: boolean;
   readonly quotaMode: boolean;

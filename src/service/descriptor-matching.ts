@@ -8,7 +8,7 @@ import type { RuleSet } from '../core/rule-set.js';
  *
  * `replaces` is applied after all lookups: the names listed by every matched
  * rule (unlimited ones included) are collected, and every matched rule with a
- * non-empty name in that set is dropped (undefined), so it is neither charged
+ * (non-empty) name in that set is dropped (undefined), so it is neither charged
  * nor reported. Mutual replacement drops both. Overrides have no name and are
  * never dropped.
  */
@@ -28,8 +28,8 @@ export function matchDescriptors(rules: RuleSet, req: RateLimitRequest): (LimitM
   }
   if (replaced !== undefined) {
     for (let i = 0; i < matches.length; i++) {
-      const name = matches[i]?.rule.name;
-      if (name !== undefined && name !== '' && replaced.has(name)) matches[i] = undefined;
+      const names = matches[i]?.rule.names;
+      if (names !== undefined && names.some((name) => replaced.has(name))) matches[i] = undefined;
     }
   }
   return matches;

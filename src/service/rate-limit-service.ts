@@ -7,12 +7,11 @@ import {
 } from '../core/decision.js';
 import { hitsFor, type RateLimitRequest } from '../core/descriptor.js';
 import { BackendUnavailableError, NoConfigError, RateLimitError } from '../core/errors.js';
-import type { CounterDecision } from '../core/fixed-window.js';
 import type { LimitMatch } from '../core/limit.js';
 import type { RuleSet } from '../core/rule-set.js';
 import { UNIT_SECONDS } from '../core/units.js';
 import { counterKey } from '../storage/cache-key.js';
-import type { CounterCheck, CounterStore } from '../storage/counter-store.js';
+import type { CounterCheck, CounterDecision, CounterStore } from '../storage/counter-store.js';
 import { matchDescriptors } from './descriptor-matching.js';
 import { dynamicMetadata } from './dynamic-metadata.js';
 import { validateRequest } from './request-validation.js';
@@ -84,21 +83,32 @@ export class RateLimitService {
     return this.respond(req, matches, decisions, nowMs);
   }
 
-  /** One check per matched, limited (not unlimited) descriptor, in request order. */
+  /**
+   * One check per limit of every matched, limited (not unlimited) descriptor,
+   * in request order; a rule's limits are consecutive.
+   */
   private checksFor(req: RateLimitRequest, matches: readonly (LimitMatch | undefined)[]): CounterCheck[] {
     const checks: CounterCheck[] = [];
-    const prefix = this.options.cacheKeyPrefix;
+    const { cacheKeyPrefix, quotaMode } = this.options;
     for (let i = 0; i < matches.length; i++) {
       const match = matches[i];
       if (match === undefined || match.rule.unlimited) continue;
       const rule = match.rule;
-      checks.push({
-        key: counterKey(prefix, req.domain, match.counterEntries),
-        requestsPerUnit: rule.requestsPerUnit,
-        unitSeconds: UNIT_SECONDS[rule.unit],
-        algorithm: rule.algorithm,
-        hits: hitsFor(req, req.descriptors[i]!),
-      });
+      const base = counterKey(cacheKeyPrefix, req.domain, match.counterEntries);
+      const hits = hitsFor(req, req.descriptors[i]!);
+      // shadow and quota rules observe; their "over" does not reject the request
+      const blocking = match.fromOverride || !(rule.shadowMode || rule.quotaMode || quotaMode);
+      for (const limit of rule.limits) {
+        checks.push({
+          key: limit.keyTag === '' ? base : base + limit.keyTag,
+          requestsPerUnit: limit.requestsPerUnit,
+          unitSeconds: UNIT_SECONDS[limit.unit],
+          algorithm: limit.algorithm,
+          burst: limit.burst,
+          hits,
+          blocking,
+        });
+      }
     }
     return checks;
   }
@@ -135,7 +145,11 @@ export class RateLimitService {
         if (passed !== undefined) passed[i] = false;
         continue;
       }
-      const status = match === undefined ? NO_LIMIT_STATUS : limitedStatus(match, decisions[next++]!);
+      let status = NO_LIMIT_STATUS;
+      if (match !== undefined) {
+        status = limitedStatus(match, decisions, next);
+        next += match.rule.limits.length;
+      }
       statuses[i] = status;
       if (status.currentLimit !== undefined && status.limitRemaining < pickedRemaining) {
         picked = status;
@@ -155,7 +169,7 @@ export class RateLimitService {
     const over = overRateLimits > 0 || (quotaTotal > 0 && overQuotas === quotaTotal);
     const overallCode: Code = over && !shadowMode ? 'OVER_LIMIT' : 'OK';
     const responseHeadersToAdd = responseHeaders.enabled
-      ? rateLimitHeaders(picked, Math.floor(nowMs / 1000), responseHeaders)
+      ? rateLimitHeaders(picked, responseHeaders)
       : NO_HEADERS;
     if (passed === undefined) return { overallCode, statuses, responseHeadersToAdd };
     return {
@@ -168,16 +182,36 @@ export class RateLimitService {
 }
 
 /**
- * The status of a charged descriptor (reference §4.1). A shadow-mode rule
- * answers OK when over, keeping remaining 0, current_limit and the reset;
- * overrides from Envoy are never shadowed.
+ * The status of a charged descriptor (reference §4.1) from the decisions of
+ * its limits, which start at `first`. The most restrictive limit decides: of
+ * the limits over, the one that frees up last (its retry time is when the
+ * request would pass); if none is over, the one with the least remaining
+ * (first on ties). A shadow-mode rule answers OK when over, keeping the
+ * limit, remaining and reset; overrides from Envoy are never shadowed.
  */
-function limitedStatus(match: LimitMatch, decision: CounterDecision): DescriptorStatus {
-  const rule = match.rule;
-  const shadowed = rule.shadowMode && !match.fromOverride;
+function limitedStatus(
+  match: LimitMatch,
+  decisions: readonly CounterDecision[],
+  first: number,
+): DescriptorStatus {
+  const limits = match.rule.limits;
+  let pick = 0;
+  let decision = decisions[first]!;
+  for (let j = 1; j < limits.length; j++) {
+    const other = decisions[first + j]!;
+    const moreRestrictive = other.overLimit
+      ? !decision.overLimit || other.resetSeconds > decision.resetSeconds
+      : !decision.overLimit && other.remaining < decision.remaining;
+    if (moreRestrictive) {
+      pick = j;
+      decision = other;
+    }
+  }
+  const limit = limits[pick]!;
+  const shadowed = match.rule.shadowMode && !match.fromOverride;
   return {
     code: decision.overLimit && !shadowed ? 'OVER_LIMIT' : 'OK',
-    currentLimit: { requestsPerUnit: rule.requestsPerUnit, unit: rule.unit, name: rule.name },
+    currentLimit: { requestsPerUnit: limit.requestsPerUnit, unit: limit.unit, name: limit.name },
     limitRemaining: decision.remaining,
     durationUntilResetSeconds: decision.resetSeconds,
   };

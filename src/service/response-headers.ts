@@ -1,6 +1,4 @@
 import type { DescriptorStatus, HeaderValue } from '../core/decision.js';
-import { fixedWindowResetSeconds } from '../core/fixed-window.js';
-import { UNIT_SECONDS } from '../core/units.js';
 import type { ResponseHeaderOptions } from './service-options.js';
 
 /** No headers: shared, never mutated. */
@@ -8,13 +6,13 @@ export const NO_HEADERS: readonly HeaderValue[] = Object.freeze([]);
 
 /**
  * The three RateLimit-* headers for the status the service picked (reference
- * §4.7), in the reference's order: limit, remaining, reset. Reset is
- * `unit_s − nowSeconds mod unit_s` of the picked limit's unit, whole seconds.
+ * §4.7), in the reference's order: limit, remaining, reset. Reset is the
+ * picked status's duration_until_reset; for a fixed window that is the
+ * reference's `unit_s − now mod unit_s`.
  * No headers when nothing was picked (no status carries a current_limit).
  */
 export function rateLimitHeaders(
   picked: DescriptorStatus | undefined,
-  nowSeconds: number,
   options: ResponseHeaderOptions,
 ): readonly HeaderValue[] {
   const limit = picked?.currentLimit;
@@ -22,9 +20,6 @@ export function rateLimitHeaders(
   return [
     { key: options.limitHeader, value: String(limit.requestsPerUnit) },
     { key: options.remainingHeader, value: String(picked.limitRemaining) },
-    {
-      key: options.resetHeader,
-      value: String(fixedWindowResetSeconds(nowSeconds, UNIT_SECONDS[limit.unit])),
-    },
+    { key: options.resetHeader, value: String(picked.durationUntilResetSeconds ?? 0) },
   ];
 }

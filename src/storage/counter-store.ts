@@ -1,24 +1,46 @@
-import type { CounterDecision } from '../core/fixed-window.js';
-import type { Algorithm } from '../core/limit.js';
+import type { Algorithm } from '../core/algorithm.js';
 
-/** One counter to check and charge within a decision. */
+/** One limit to check and charge within a decision. */
 export interface CounterCheck {
   /**
    * Counter identity without the window: CACHE_KEY_PREFIX + domain + "_" +
-   * ("key_value_" per entry), built by storage/cache-key.ts only.
+   * ("key_value_" per entry) + the limit's key tag, built by storage/cache-key.ts only.
    */
   readonly key: string;
   readonly requestsPerUnit: number;
   readonly unitSeconds: number;
   readonly algorithm: Algorithm;
+  /** token_bucket capacity (requests); requestsPerUnit for the other algorithms. */
+  readonly burst: number;
   /** Hits to charge; 0 checks without charging. */
   readonly hits: number;
+  /**
+   * Whether this limit rejecting the request stops the other limits of the
+   * request being charged. False for shadow-mode and quota-mode rules, whose
+   * "over" does not reject the request.
+   */
+  readonly blocking: boolean;
+}
+
+/** A store's answer for one check. */
+export interface CounterDecision {
+  readonly overLimit: boolean;
+  /** Whole requests still admitted now. */
+  readonly remaining: number;
+  /**
+   * duration_until_reset, whole seconds ≥ 1: on OK until the limit is fully
+   * restored, on OVER_LIMIT until this request would be admitted.
+   */
+  readonly resetSeconds: number;
+  /** Units in use after this decision (this request's hits included only if charged), for statistics. */
+  readonly used: number;
 }
 
 /**
- * The storage port. One call = one decision: every check of a request is
- * evaluated and committed together (for the memory store: synchronously, so
- * atomically; for Redis: one script call per node).
+ * The storage port. One call = one decision, atomic: every check is evaluated
+ * first; then, unless a blocking check rejected the request, every admitted
+ * check is charged. fixed_window is the exception the reference needs: its
+ * hits are charged even when rejected, unless STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT.
  */
 export interface CounterStore {
   /** Short name for logs and metrics, e.g. "memory" or "redis". */

@@ -1,16 +1,16 @@
 import type { Clock } from '../core/clock.js';
 import { BackendUnavailableError } from '../core/errors.js';
-import { type CounterDecision, fixedWindowDecision, fixedWindowStart } from '../core/fixed-window.js';
-import type { CounterCheck, CounterStore } from './counter-store.js';
+import { applyChecks, type StateAccess } from './apply-checks.js';
+import type { CounterCheck, CounterDecision, CounterStore } from './counter-store.js';
 
 export interface MemoryCounterStoreOptions {
   /**
-   * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT: when any check of a call would go
-   * over its limit, only the checks going over are charged; the others are
-   * charged 0 (reference §4.5, but atomic here). Default false.
+   * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT: when the request is going over,
+   * fixed windows that are still within their limit are not charged
+   * (reference §4.5, but atomic here). Default false.
    */
   readonly stopIncrementWhenOverLimit?: boolean;
-  /** Clock for the background sweep; without one, expired windows are swept only on `apply`. */
+  /** Clock for the background sweep; without one, expired state is swept only on `apply`. */
   readonly clock?: Clock;
   /** Period of the background sweep, ms (default 60 000; 0 disables it). The timer is unref'd. */
   readonly sweepIntervalMs?: number;
@@ -18,31 +18,38 @@ export interface MemoryCounterStoreOptions {
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
+interface Entry {
+  state: unknown;
+  /** When the state stops mattering, ms since the epoch. */
+  expiresAtMs: number;
+}
+
 /**
- * The embedded backend: fixed-window counters in one process.
+ * The embedded backend: every algorithm's state in one process, through the
+ * same core models and decision procedure as every store (`applyChecks`).
+ * `apply` runs synchronously, so every decision is atomic.
  *
- * Counter key = `${check.key}${windowStart}` (windowStart in Unix seconds,
- * epoch-aligned), the reference's Redis key. `apply` runs synchronously, so
- * every call is atomic, and returns a settled promise.
- *
- * Memory is bounded by live keys: every counter is filed in a bucket keyed by
- * the end of its window (Unix seconds). Buckets whose window has ended are
- * dropped whole at the start of the next `apply` at or after the earliest
- * bucket end, and by one unref'd interval when a clock is given, so expired
- * counters live at most until the next call (or interval tick). There is no
- * timer per key; a sweep costs O(buckets + expired keys), and there is at
- * most one live bucket per distinct window length in use.
+ * Memory is bounded by live keys: each key is filed in a bucket by the second
+ * its state expires. Buckets that have ended are swept at the start of the
+ * next `apply` at or after the earliest one, and by one unref'd interval when
+ * a clock is given; a key whose state was extended since it was filed is
+ * filed again rather than dropped. No timer per key; a sweep costs
+ * O(buckets + keys filed in ended buckets).
  */
 export class MemoryCounterStore implements CounterStore {
   readonly kind = 'memory';
-  private readonly counters = new Map<string, number>();
-  /** Window end (Unix seconds) → keys of counters in windows ending then. */
+  private readonly entries = new Map<string, Entry>();
+  /** Expiry (Unix seconds, rounded up) → keys filed then. */
   private readonly buckets = new Map<number, string[]>();
-  /** Earliest bucket end, Unix seconds; Infinity when there are no buckets. */
+  /** Earliest bucket, Unix seconds; Infinity when there are none. */
   private nextSweepSeconds = Number.POSITIVE_INFINITY;
   private readonly stopIncrementWhenOverLimit: boolean;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  private readonly access: StateAccess = {
+    get: (key) => this.entries.get(key)?.state,
+    set: (key, state, expiresAtMs) => this.put(key, state, expiresAtMs),
+  };
 
   constructor(options: MemoryCounterStoreOptions = {}) {
     this.stopIncrementWhenOverLimit = options.stopIncrementWhenOverLimit ?? false;
@@ -54,95 +61,76 @@ export class MemoryCounterStore implements CounterStore {
     }
   }
 
-  /**
-   * Checks and charges every counter of one decision, in order (two checks on
-   * one key charge it twice). `nowMs` is the service clock, ms since the epoch.
-   */
+  /** Checks and charges every limit of one decision; `nowMs` is the service clock. */
   apply(checks: readonly CounterCheck[], nowMs: number): Promise<CounterDecision[]> {
     if (this.closed) return Promise.reject(new BackendUnavailableError('memory counter store is closed'));
-    const nowSeconds = Math.floor(nowMs / 1000);
-    if (nowSeconds >= this.nextSweepSeconds) this.sweep(nowMs);
-    const charging = this.stopIncrementWhenOverLimit ? this.chargingMask(checks, nowSeconds) : undefined;
-    const results: CounterDecision[] = new Array(checks.length);
-    for (let i = 0; i < checks.length; i++) {
-      const check = checks[i]!;
-      const windowStart = fixedWindowStart(nowSeconds, check.unitSeconds);
-      const hits = charging === undefined || charging[i] ? check.hits : 0;
-      const after = this.charge(`${check.key}${windowStart}`, hits, windowStart + check.unitSeconds);
-      results[i] = fixedWindowDecision(after, check.requestsPerUnit, nowSeconds, check.unitSeconds);
-    }
-    return Promise.resolve(results);
+    if (nowMs / 1000 >= this.nextSweepSeconds) this.sweep(nowMs);
+    return Promise.resolve(
+      applyChecks(checks, nowMs, this.access, {
+        stopIncrementWhenOverLimit: this.stopIncrementWhenOverLimit,
+      }),
+    );
   }
 
-  /** Drops every counter whose window ended at or before `nowMs` (ms since the epoch). */
+  /** Drops every state that expired at or before `nowMs`. */
   sweep(nowMs: number): void {
-    const nowSeconds = Math.floor(nowMs / 1000);
+    const nowSeconds = nowMs / 1000;
     let next = Number.POSITIVE_INFINITY;
-    for (const [end, keys] of this.buckets) {
-      if (end <= nowSeconds) {
-        for (const key of keys) this.counters.delete(key);
-        this.buckets.delete(end);
-      } else if (end < next) next = end;
+    const refile: string[] = [];
+    for (const [second, keys] of this.buckets) {
+      if (second > nowSeconds) {
+        if (second < next) next = second;
+        continue;
+      }
+      this.buckets.delete(second);
+      for (const key of keys) {
+        const entry = this.entries.get(key);
+        if (entry === undefined) continue;
+        if (entry.expiresAtMs <= nowMs) this.entries.delete(key);
+        else refile.push(key);
+      }
     }
     this.nextSweepSeconds = next;
+    for (const key of refile) this.file(key, this.entries.get(key)!.expiresAtMs);
   }
 
-  /** Number of live counters (tests and memory metrics). */
+  /** Number of live keys (tests and memory metrics). */
   size(): number {
-    return this.counters.size;
+    return this.entries.size;
   }
 
   isReady(): boolean {
     return !this.closed;
   }
 
-  /** Stops the background sweep and drops every counter; later `apply` calls reject. */
+  /** Stops the background sweep and drops every state; later `apply` calls reject. */
   close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.closed = true;
-    this.counters.clear();
+    this.entries.clear();
     this.buckets.clear();
     this.nextSweepSeconds = Number.POSITIVE_INFINITY;
     return Promise.resolve();
   }
 
-  /**
-   * Which checks to charge under STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT, or
-   * undefined for all. "Going over" compares each check with its counter as it
-   * stood before this call, as the reference's GET pipeline does, so checks on
-   * one key are judged alike and a check judged going over always ends over.
-   */
-  private chargingMask(checks: readonly CounterCheck[], nowSeconds: number): boolean[] | undefined {
-    let mask: boolean[] | undefined;
-    for (let i = 0; i < checks.length; i++) {
-      const check = checks[i]!;
-      const key = `${check.key}${fixedWindowStart(nowSeconds, check.unitSeconds)}`;
-      const goingOver = (this.counters.get(key) ?? 0) + check.hits > check.requestsPerUnit;
-      if (goingOver) mask ??= new Array<boolean>(checks.length).fill(false);
-      if (mask !== undefined) mask[i] = goingOver;
+  private put(key: string, state: unknown, expiresAtMs: number): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) {
+      this.entries.set(key, { state, expiresAtMs });
+      this.file(key, expiresAtMs);
+      return;
     }
-    return mask;
+    // filed under its old expiry; a later expiry is noticed (and refiled) when that bucket is swept
+    entry.state = state;
+    if (expiresAtMs < entry.expiresAtMs) this.file(key, expiresAtMs);
+    entry.expiresAtMs = expiresAtMs;
   }
 
-  /** Adds `hits` to the counter at `key` and returns its new value. Hits 0 create nothing. */
-  private charge(key: string, hits: number, windowEnd: number): number {
-    const before = this.counters.get(key);
-    if (before === undefined) {
-      if (hits === 0) return 0;
-      this.counters.set(key, hits);
-      this.file(key, windowEnd);
-      return hits;
-    }
-    if (hits === 0) return before;
-    const after = before + hits;
-    this.counters.set(key, after);
-    return after;
-  }
-
-  private file(key: string, windowEnd: number): void {
-    const bucket = this.buckets.get(windowEnd);
-    if (bucket === undefined) this.buckets.set(windowEnd, [key]);
+  private file(key: string, expiresAtMs: number): void {
+    const second = Math.ceil(expiresAtMs / 1000);
+    const bucket = this.buckets.get(second);
+    if (bucket === undefined) this.buckets.set(second, [key]);
     else bucket.push(key);
-    if (windowEnd < this.nextSweepSeconds) this.nextSweepSeconds = windowEnd;
+    if (second < this.nextSweepSeconds) this.nextSweepSeconds = second;
   }
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CounterDecision } from '../../src/core/fixed-window.js';
-import type { CounterCheck, CounterStore } from '../../src/storage/counter-store.js';
+import type { CounterCheck, CounterDecision, CounterStore } from '../../src/storage/counter-store.js';
+import { ALGORITHM_SCENARIOS } from './algorithm-scenarios.js';
 
 /** How a scenario needs its store configured; every factory must honour it. */
 export interface ContractStoreOptions {
@@ -29,7 +29,15 @@ const DAY = 86_400;
 
 /** A fixed-window check; `key` is the counter identity without the window, as cache-key.ts makes it. */
 export function check(key: string, requestsPerUnit: number, unitSeconds: number, hits = 1): CounterCheck {
-  return { key, requestsPerUnit, unitSeconds, algorithm: 'fixed_window', hits };
+  return {
+    key,
+    requestsPerUnit,
+    unitSeconds,
+    algorithm: 'fixed_window',
+    burst: requestsPerUnit,
+    hits,
+    blocking: true,
+  };
 }
 
 /** An OK decision: `used` after this call, `resetSeconds` until the window ends. */
@@ -209,7 +217,7 @@ export function runCounterStoreContract(
       await store?.close();
       store = undefined;
     });
-    COUNTER_STORE_SCENARIOS.forEach((scenario, index) => {
+    [...COUNTER_STORE_SCENARIOS, ...ALGORITHM_SCENARIOS].forEach((scenario, index) => {
       it(scenario.name, async () => {
         store = await makeStore({ stopIncrementWhenOverLimit: false, ...scenario.store });
         const prefix = `${run}_${index}_`;

@@ -1,5 +1,4 @@
-import type { CounterDecision } from '../../src/core/fixed-window.js';
-import type { CounterCheck, CounterStore } from '../../src/storage/counter-store.js';
+import type { CounterCheck, CounterDecision, CounterStore } from '../../src/storage/counter-store.js';
 import { MemoryCounterStore } from '../../src/storage/memory-store.js';
 
 /**

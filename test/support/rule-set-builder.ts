@@ -1,22 +1,39 @@
 import type { DescriptorEntry, RequestDescriptor } from '../../src/core/descriptor.js';
-import type { LimitMatch, LimitRule } from '../../src/core/limit.js';
+import type { Limit, LimitMatch, LimitRule } from '../../src/core/limit.js';
 import type { RuleSet } from '../../src/core/rule-set.js';
 
-/** A rule with test defaults (10 per SECOND, fixed window, no name, no modes); `fullKey` is filled by `add`. */
-export function limitRule(fields: Partial<LimitRule> = {}): LimitRule {
+/** Rule fields, plus the fields of its single limit as a shorthand (ignored when `limits` is given). */
+export type RuleFields = Partial<LimitRule> & Partial<Omit<Limit, 'keyTag'>>;
+
+/**
+ * A rule with test defaults: one fixed-window limit of 10 per SECOND, no
+ * name, no modes; `fullKey` is filled by `add`. Unlimited rules get no limits.
+ */
+export function limitRule(fields: RuleFields = {}): LimitRule {
+  const {
+    requestsPerUnit = 10,
+    unit = 'SECOND',
+    algorithm = 'fixed_window',
+    name = '',
+    burst,
+    ...rule
+  } = fields;
+  const limits =
+    rule.limits ??
+    (rule.unlimited
+      ? []
+      : [{ requestsPerUnit, unit, algorithm, name, burst: burst ?? requestsPerUnit, keyTag: '' }]);
   return Object.freeze({
     fullKey: '',
-    requestsPerUnit: 10,
-    unit: 'SECOND',
-    algorithm: 'fixed_window',
-    name: '',
-    unlimited: false,
     shadowMode: false,
     quotaMode: false,
+    unlimited: false,
     replaces: [],
     detailedMetric: false,
     valueToMetric: false,
-    ...fields,
+    ...rule,
+    limits,
+    names: rule.names ?? limits.map((limit) => limit.name).filter((n) => n !== ''),
   });
 }
 
@@ -45,7 +62,7 @@ export class TestRuleSet implements RuleSet {
   }
 
   /** Adds a rule for exactly these entries; `rule` fields default as in `limitRule`. */
-  add(domain: string, pairs: EntryPairs, rule: Partial<LimitRule> = {}): this {
+  add(domain: string, pairs: EntryPairs, rule: RuleFields = {}): this {
     this.domain(domain);
     const fullKey = [domain, ...pairs.map(([k, v]) => (v === '' ? k : `${k}_${v}`))].join('.');
     this.domains.get(domain)!.set(identity(entries(pairs)), limitRule({ fullKey, ...rule }));

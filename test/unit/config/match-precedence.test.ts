@@ -7,7 +7,7 @@ const basic = expectConfig(buildConfig(readFixture('valid', 'basic.yaml'), { mer
 describe('RateLimitConfig.match: per-level precedence and depth', () => {
   it('prefers the exact value over the key-only default', () => {
     expect(matched(basic, 'basic', 'remote_address=50.0.0.5')).toBe('basic.remote_address_50.0.0.5');
-    expect(basic.match('basic', desc('remote_address=50.0.0.5'))?.rule.requestsPerUnit).toBe(0);
+    expect(basic.match('basic', desc('remote_address=50.0.0.5'))?.rule.limits[0]?.requestsPerUnit).toBe(0);
   });
 
   it('falls back to the key-only default for any other value', () => {
@@ -52,10 +52,10 @@ describe('RateLimitConfig.match: per-level precedence and depth', () => {
     expect(first?.counterEntries).toBe(d.entries);
     expect(first?.fromOverride).toBe(false);
     expect(first?.rule).toMatchObject({
-      algorithm: 'fixed_window',
-      unit: 'SECOND',
-      requestsPerUnit: 10,
-      name: '',
+      limits: [
+        { algorithm: 'fixed_window', unit: 'SECOND', requestsPerUnit: 10, burst: 10, name: '', keyTag: '' },
+      ],
+      names: [],
     });
   });
 });
@@ -139,15 +139,15 @@ descriptors:
 describe('RateLimitConfig.match: limit override from the request', () => {
   const override = { requestsPerUnit: 42, unit: 'HOUR' as const };
 
-  it('uses the override without looking at the tree, when the domain exists', () => {
+  it('uses the override as one fixed_window limit on the reference key, without looking at the tree', () => {
     const m = basic.match('basic', { ...desc('x=1', 'y='), limit: override });
     expect(m?.fromOverride).toBe(true);
     expect(m?.rule).toEqual({
       fullKey: 'basic.x_1.y',
-      requestsPerUnit: 42,
-      unit: 'HOUR',
-      algorithm: 'fixed_window',
-      name: '',
+      limits: [
+        { requestsPerUnit: 42, unit: 'HOUR', algorithm: 'fixed_window', burst: 42, name: '', keyTag: '' },
+      ],
+      names: [],
       unlimited: false,
       shadowMode: false,
       quotaMode: false,
@@ -160,8 +160,15 @@ describe('RateLimitConfig.match: limit override from the request', () => {
 
   it('replaces a configured limit for the same entries', () => {
     const m = basic.match('basic', { ...desc('remote_address=10.0.0.1'), limit: override });
-    expect(m?.rule.requestsPerUnit).toBe(42);
+    expect(m?.rule.limits).toEqual([expect.objectContaining({ requestsPerUnit: 42, keyTag: '' })]);
     expect(m?.rule.fullKey).toBe('basic.remote_address_10.0.0.1');
+  });
+
+  it('freezes the override rule and its limits', () => {
+    const rule = basic.match('basic', { ...desc('x=1'), limit: override })?.rule;
+    expect(Object.isFrozen(rule)).toBe(true);
+    expect(Object.isFrozen(rule?.limits)).toBe(true);
+    expect(Object.isFrozen(rule?.limits[0])).toBe(true);
   });
 
   it('gives no limit for an unknown domain or a descriptor without entries', () => {

@@ -14,7 +14,8 @@ describe('RateLimitConfig.match: rule attributes', () => {
     const rule = replaces.match('replaces', desc('user=admin'))?.rule;
     expect(rule).toMatchObject({
       unlimited: true,
-      name: '',
+      limits: [],
+      names: [],
       replaces: ['per-user'],
       fullKey: 'replaces.user_admin',
     });
@@ -22,11 +23,12 @@ describe('RateLimitConfig.match: rule attributes', () => {
 
   it('keeps the rule name and every replaced name', () => {
     expect(replaces.match('replaces', desc('user=bob'))?.rule).toMatchObject({
-      name: 'per-user',
+      names: ['per-user'],
+      limits: [{ name: 'per-user' }],
       replaces: [],
     });
     expect(replaces.match('replaces', desc('plan=premium'))?.rule).toMatchObject({
-      name: 'premium',
+      names: ['premium'],
       replaces: ['per-user', 'free'],
     });
   });
@@ -62,7 +64,7 @@ describe('RateLimitConfig.match: rule attributes', () => {
   it('parses every unit case-insensitively', () => {
     const units = load('all-units.yaml');
     const got = ['s', 'm', 'h', 'd', 'w', 'mo', 'y'].map(
-      (k) => units.match('units', desc(`${k}=1`))?.rule.unit,
+      (k) => units.match('units', desc(`${k}=1`))?.rule.limits[0]?.unit,
     );
     expect(got).toEqual(['SECOND', 'MINUTE', 'HOUR', 'DAY', 'WEEK', 'MONTH', 'YEAR']);
     expect(got.map((u) => (u === undefined ? 0 : UNIT_SECONDS[u]))).toEqual([
@@ -72,14 +74,13 @@ describe('RateLimitConfig.match: rule attributes', () => {
 
   it('reads YAML 1.1 as the reference does: merge keys, yes/on, integers as written', () => {
     const yaml11 = load('yaml-1-1.yaml');
-    expect(yaml11.match('yaml11', desc('user=42'))?.rule).toMatchObject({
-      unit: 'SECOND',
-      requestsPerUnit: 10,
-    });
+    expect(yaml11.match('yaml11', desc('user=42'))?.rule.limits).toMatchObject([
+      { unit: 'SECOND', requestsPerUnit: 10 },
+    ]);
     expect(yaml11.match('yaml11', desc('code=007'))?.rule.shadowMode).toBe(true);
     expect(matched(yaml11, 'yaml11', 'code=7')).toBeUndefined();
     expect(matched(yaml11, 'yaml11', 'flag=on')).toBe('yaml11.flag_on');
-    expect(yaml11.match('yaml11', desc('octal=1'))?.rule.requestsPerUnit).toBe(8);
+    expect(yaml11.match('yaml11', desc('octal=1'))?.rule.limits[0]?.requestsPerUnit).toBe(8);
   });
 
   it('treats an empty rate_limit as a placeholder without a limit', () => {

@@ -35,7 +35,9 @@ describe('MERGE_DOMAIN_CONFIG', () => {
     expect(matched(ab, 'd', 'x=123')).toBe('d.x_1*');
     const ba = expectConfig(buildConfig([b, a], { mergeDomains: true }));
     expect(matched(ba, 'd', 'x=123')).toBe('d.x_12*');
-    expect(ab.domains()).toEqual([{ domain: 'd', files: ['a.yaml', 'b.yaml'], limits: 2 }]);
+    expect(ab.domains()).toEqual([
+      { domain: 'd', files: ['a.yaml', 'b.yaml'], limits: 2, algorithms: ['fixed_window'] },
+    ]);
   });
 
   it('rejects the same descriptor identity in two merged files', () => {

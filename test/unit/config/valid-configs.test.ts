@@ -1,12 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/config/build-config.js';
-import { expectConfig, fixtureNames, readFixture } from './fixtures.js';
+import { configFrom, expectConfig, fixtureNames, readFixture } from './fixtures.js';
 
 const line = (key: string, unit: string, n: number, shadow = false, quota = false) =>
   `${key}: unit=${unit} requests_per_unit=${n}, shadow_mode: ${shadow}, quota_mode: ${quota}`;
+/** A line with the algorithm (every limit but a lone fixed_window `rate_limit`); `burst` for token_bucket. */
+const algo = (key: string, unit: string, n: number, algorithm: string, burst?: number, shadow = false) =>
+  `${key}: unit=${unit} requests_per_unit=${n} algorithm=${algorithm}${burst === undefined ? '' : ` burst=${burst}`}, shadow_mode: ${shadow}, quota_mode: false`;
 
 /** Every valid fixture with the `/rlconfig` lines it must produce (sorted, code-unit order). */
 const CASES: readonly [fixture: string, lines: readonly string[]][] = [
+  [
+    'algorithms.yaml',
+    [
+      algo('algorithms.bucket', 'SECOND', 10, 'token_bucket', 40),
+      algo('algorithms.bucket_default', 'SECOND', 10, 'token_bucket', 10),
+      line('algorithms.default', 'SECOND', 3),
+      line('algorithms.fixed', 'MINUTE', 60),
+      algo('algorithms.log', 'HOUR', 10000, 'sliding_log'),
+      algo('algorithms.sliding', 'MINUTE', 60, 'sliding_window'),
+      algo('algorithms.small_burst', 'MINUTE', 600, 'token_bucket', 1),
+    ],
+  ],
   [
     'all-units.yaml',
     [
@@ -47,6 +62,18 @@ const CASES: readonly [fixture: string, lines: readonly string[]][] = [
       line('modes.plain', 'SECOND', 4),
       line('modes.quota', 'SECOND', 2, false, true),
       line('modes.shadow', 'SECOND', 1, true),
+    ],
+  ],
+  [
+    'rate-limits.yaml',
+    [
+      algo('api.account', 'SECOND', 10, 'token_bucket', 20),
+      algo('api.account', 'DAY', 250000, 'fixed_window'),
+      algo('api.plan_enterprise.single', 'MINUTE', 5, 'fixed_window'),
+      algo('api.plan_enterprise', 'MINUTE', 1000, 'sliding_window', undefined, true),
+      algo('api.plan_enterprise', 'HOUR', 50000, 'fixed_window', undefined, true),
+      algo('api.plan_enterprise', 'MINUTE', 2000, 'fixed_window', undefined, true),
+      algo('api.user', 'SECOND', 10, 'token_bucket', 40),
     ],
   ],
   [
@@ -99,9 +126,33 @@ describe('buildConfig accepts valid configs', () => {
   it('summarises domains sorted by name with their files (in load order) and rule counts', () => {
     const config = expectConfig(buildConfig(readFixture('valid', 'merged-domain'), { mergeDomains: true }));
     expect(config.domains()).toEqual([
-      { domain: 'another', files: ['merged-domain/c.yaml'], limits: 1 },
-      { domain: 'merged', files: ['merged-domain/a.yaml', 'merged-domain/b.yaml'], limits: 4 },
+      { domain: 'another', files: ['merged-domain/c.yaml'], limits: 1, algorithms: ['fixed_window'] },
+      {
+        domain: 'merged',
+        files: ['merged-domain/a.yaml', 'merged-domain/b.yaml'],
+        limits: 4,
+        algorithms: ['fixed_window'],
+      },
     ]);
+  });
+
+  it('counts one limit per rate_limit and per rate_limits entry, and lists the algorithms in use', () => {
+    const config = expectConfig(
+      buildConfig(readFixture('valid', 'rate-limits.yaml'), { mergeDomains: false }),
+    );
+    expect(config.domains()).toEqual([
+      {
+        domain: 'api',
+        files: ['rate-limits.yaml'],
+        limits: 7,
+        algorithms: ['fixed_window', 'sliding_window', 'token_bucket'],
+      },
+    ]);
+  });
+
+  it('counts an unlimited rule as one limit without an algorithm', () => {
+    const config = configFrom('domain: u\ndescriptors:\n  - {key: a, rate_limit: {unlimited: true}}\n');
+    expect(config.domains()).toEqual([{ domain: 'u', files: ['a.yaml'], limits: 1, algorithms: [] }]);
   });
 
   it('builds an empty config from no files', () => {
@@ -115,7 +166,7 @@ describe('buildConfig accepts valid configs', () => {
       buildConfig([{ path: 'a.yaml', content: 'domain: empty\n' }], { mergeDomains: false }),
     );
     expect(config.hasDomain('empty')).toBe(true);
-    expect(config.domains()).toEqual([{ domain: 'empty', files: ['a.yaml'], limits: 0 }]);
+    expect(config.domains()).toEqual([{ domain: 'empty', files: ['a.yaml'], limits: 0, algorithms: [] }]);
   });
 
   it('returns copies from domains() and describe(), and is frozen', () => {

@@ -91,7 +91,9 @@ describe('RateLimitService statuses (reference §4.1)', () => {
       requestsPerUnit: 10,
       unitSeconds: 60,
       algorithm: 'fixed_window',
+      burst: 10,
       hits: 1,
+      blocking: true,
     };
     expect(h.store.calls[0]).toEqual({ checks: [check, check], nowMs: 1_000_000_000 });
   });

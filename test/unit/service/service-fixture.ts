@@ -1,8 +1,7 @@
 import type { LimitOverride, RateLimitRequest, RequestDescriptor } from '../../../src/core/descriptor.js';
-import type { CounterDecision } from '../../../src/core/fixed-window.js';
 import { RateLimitService } from '../../../src/service/rate-limit-service.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../../src/service/service-options.js';
-import type { CounterCheck, CounterStore } from '../../../src/storage/counter-store.js';
+import type { CounterCheck, CounterDecision, CounterStore } from '../../../src/storage/counter-store.js';
 import { MemoryCounterStore } from '../../../src/storage/memory-store.js';
 import { ManualClock } from '../../support/manual-clock.js';
 import { type EntryPairs, entries, type TestRuleSet } from '../../support/rule-set-builder.js';

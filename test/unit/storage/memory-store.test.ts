@@ -5,7 +5,15 @@ import { MemoryCounterStore } from '../../../src/storage/memory-store.js';
 import { ManualClock } from '../../support/manual-clock.js';
 
 function check(key: string, unitSeconds: number, hits = 1, requestsPerUnit = 10): CounterCheck {
-  return { key, requestsPerUnit, unitSeconds, algorithm: 'fixed_window', hits };
+  return {
+    key,
+    requestsPerUnit,
+    unitSeconds,
+    algorithm: 'fixed_window',
+    burst: requestsPerUnit,
+    hits,
+    blocking: true,
+  };
 }
 
 describe('MemoryCounterStore', () => {

@@ -1,0 +1,114 @@
+import { type Evaluation, type LimitParams, toResetSeconds } from '../core/algorithm.js';
+import { MODELS } from '../core/models.js';
+import type { CounterCheck, CounterDecision } from './counter-store.js';
+
+/** Reads and writes the state of one counter key within a decision. */
+export interface StateAccess {
+  get(key: string): unknown;
+  set(key: string, state: unknown, expiresAtMs: number): void;
+}
+
+/** Storage key of a check at `nowMs`: fixed windows carry their start in Unix seconds (the reference's key). */
+export function stateKey(check: CounterCheck, nowMs: number): string {
+  if (check.algorithm !== 'fixed_window') return check.key;
+  const nowSeconds = Math.floor(nowMs / 1000);
+  return `${check.key}${nowSeconds - (nowSeconds % check.unitSeconds)}`;
+}
+
+export function limitParams(check: CounterCheck): LimitParams {
+  return { requestsPerUnit: check.requestsPerUnit, unitMs: check.unitSeconds * 1000, burst: check.burst };
+}
+
+/**
+ * The decision procedure every store follows (check all, then commit), run
+ * over any synchronous state access. Checks on one key see each other's
+ * charges in order.
+ */
+export function applyChecks(
+  checks: readonly CounterCheck[],
+  nowMs: number,
+  states: StateAccess,
+  options: { stopIncrementWhenOverLimit: boolean },
+): CounterDecision[] {
+  const keys = checks.map((check) => stateKey(check, nowMs));
+  const stored = keys.map((key) => states.get(key));
+  const work = new Map<string, unknown>();
+  const stateOf = (i: number) => (work.has(keys[i]!) ? work.get(keys[i]!) : stored[i]);
+  const evaluations: Evaluation<unknown>[] = new Array(checks.length);
+  const stopIncrement = options.stopIncrementWhenOverLimit;
+  let rejected = false;
+  let stop = false;
+  for (let i = 0; i < checks.length; i++) {
+    const check = checks[i]!;
+    const model = MODELS[check.algorithm];
+    const evaluation = model.evaluate(stateOf(i), limitParams(check), check.hits, nowMs);
+    evaluations[i] = evaluation;
+    if (!evaluation.admitted && check.blocking) rejected = true;
+    if (
+      stopIncrement &&
+      (check.algorithm === 'fixed_window'
+        ? goingOver(check, stored[i], nowMs)
+        : !evaluation.admitted && check.blocking)
+    ) {
+      stop = true;
+    }
+    // later checks on the same key see this one charged (the reference increments twice)
+    work.set(
+      keys[i]!,
+      evaluation.admitted || check.algorithm === 'fixed_window' ? evaluation.charged : evaluation.uncharged,
+    );
+  }
+  const decisions: CounterDecision[] = new Array(checks.length);
+  work.clear();
+  for (let i = 0; i < checks.length; i++) {
+    const check = checks[i]!;
+    const evaluation = evaluations[i]!;
+    const charge = shouldCharge(check, evaluation, rejected, stop);
+    const state = charge ? evaluation.charged : evaluation.uncharged;
+    const key = keys[i]!;
+    // an uncharged check only rewrites existing state (dropping what expired); it never creates a key
+    if (charge || (!work.has(key) && stored[i] !== undefined)) {
+      work.set(key, state);
+      states.set(key, state, MODELS[check.algorithm].expiresAtMs(state, limitParams(check)));
+    }
+    decisions[i] = {
+      overLimit: !evaluation.admitted,
+      remaining: charge ? evaluation.remainingIfCharged : evaluation.remainingIfNotCharged,
+      resetSeconds: toResetSeconds(
+        !evaluation.admitted
+          ? evaluation.retryAfterMs
+          : charge
+            ? evaluation.resetIfChargedMs
+            : evaluation.resetIfNotChargedMs,
+      ),
+      used: charge ? evaluation.usedIfCharged : evaluation.usedIfNotCharged,
+    };
+  }
+  return decisions;
+}
+
+/**
+ * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT judges a fixed window against its
+ * count before this call, as the reference's GET pipeline does, so two checks
+ * on one key are judged alike.
+ */
+function goingOver(check: CounterCheck, before: unknown, nowMs: number): boolean {
+  return !MODELS.fixed_window.evaluate(before, limitParams(check), check.hits, nowMs).admitted;
+}
+
+/**
+ * fixed_window: always charged (the reference), except that with
+ * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT (`stop`: some window is going over or
+ * another algorithm rejects) only the windows going over are charged. Every other
+ * algorithm: charged iff it admits and no blocking check rejected the request.
+ */
+function shouldCharge(
+  check: CounterCheck,
+  evaluation: Evaluation<unknown>,
+  rejected: boolean,
+  stop: boolean,
+): boolean {
+  if (check.hits === 0) return false;
+  if (check.algorithm === 'fixed_window') return !(stop && evaluation.admitted);
+  return evaluation.admitted && !rejected;
+}
