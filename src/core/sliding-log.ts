@@ -24,7 +24,10 @@ export const slidingLog: AlgorithmModel<SlidingLogState> = {
     for (const event of live) used += event.hits;
     const max = limit.requestsPerUnit;
     const admitted = used + hits <= max;
-    const charged = hits > 0 ? [...live, { atMs: nowMs, hits }] : live;
+    // never before the newest event: keeps the log sorted if the clock steps back (conservative)
+    const newest = live[live.length - 1];
+    const atMs = newest === undefined ? nowMs : Math.max(nowMs, newest.atMs);
+    const charged = hits > 0 ? [...live, { atMs, hits }] : live;
     return {
       admitted,
       remainingIfCharged: Math.max(0, max - used - hits),

@@ -40,7 +40,7 @@ export const slidingWindow: AlgorithmModel<SlidingWindowState> = {
       admitted,
       remainingIfCharged: Math.max(0, Math.floor(max - estimate - hits)),
       remainingIfNotCharged: Math.max(0, Math.floor(max - estimate)),
-      resetIfChargedMs: fullyRestoredAt(charged, unit) - nowMs,
+      resetIfChargedMs: Math.max(0, fullyRestoredAt(charged, unit) - nowMs),
       resetIfNotChargedMs: Math.max(0, fullyRestoredAt(uncharged, unit) - nowMs),
       retryAfterMs: retryAt(ws, unit, current, previous, hits, max, nowMs) - nowMs,
       charged,
