@@ -29,7 +29,7 @@ export function matchDescriptors(rules: RuleSet, req: RateLimitRequest): (LimitM
   if (replaced !== undefined) {
     for (let i = 0; i < matches.length; i++) {
       const names = matches[i]?.rule.names;
-      if (names !== undefined && names.some((name) => replaced.has(name))) matches[i] = undefined;
+      if (names?.some((name) => replaced.has(name))) matches[i] = undefined;
     }
   }
   return matches;

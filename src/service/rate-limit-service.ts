@@ -80,7 +80,7 @@ export class RateLimitService {
         );
       }
     }
-    return this.respond(req, matches, decisions, nowMs);
+    return this.respond(req, matches, decisions);
   }
 
   /**
@@ -125,7 +125,6 @@ export class RateLimitService {
     req: RateLimitRequest,
     matches: readonly (LimitMatch | undefined)[],
     decisions: readonly CounterDecision[],
-    nowMs: number,
   ): RateLimitResult {
     const { quotaMode, shadowMode, responseHeaders } = this.options;
     const statuses = new Array<DescriptorStatus>(matches.length);

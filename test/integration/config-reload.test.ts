@@ -11,7 +11,8 @@ import type { RateLimitConfig } from '../../src/config/rate-limit-config.js';
 
 /** The limit the config applies to `{user: anyone}` in `domain`, undefined when none. */
 function limitOf(config: RateLimitConfig | undefined, domain: string): number | undefined {
-  return config?.match(domain, { entries: [{ key: 'user', value: 'anyone' }] })?.rule.limits[0]?.requestsPerUnit;
+  return config?.match(domain, { entries: [{ key: 'user', value: 'anyone' }] })?.rule.limits[0]
+    ?.requestsPerUnit;
 }
 
 const yamlFor = (domain: string, limit: number): string =>
