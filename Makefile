@@ -33,7 +33,7 @@ run: build
 	node dist/cli.js serve --config $(CONFIG) --backend memory --log-level info --log-format text
 
 lint: deps
-	npx biome check .
+	npx biome check --error-on-warnings .
 
 typecheck: gen
 	npx tsc -p tsconfig.json --noEmit
