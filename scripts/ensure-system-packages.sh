@@ -6,6 +6,9 @@ set -euo pipefail
 missing=()
 /usr/bin/python3 -c 'import grpc' 2>/dev/null || missing+=(python3-grpcio)
 /usr/bin/python3 -c 'import grpc_tools.protoc' 2>/dev/null || missing+=(python3-grpc-tools)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 
@@ -17,4 +20,9 @@ fi
 echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# The tests start their own servers on loopback ports; keep apt from starting system services.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1; fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
