@@ -100,7 +100,8 @@ export class RateLimitService {
       const blocking = match.fromOverride || !(rule.shadowMode || rule.quotaMode || quotaMode);
       for (const limit of rule.limits) {
         checks.push({
-          key: limit.keyTag === '' ? base : base + limit.keyTag,
+          key: base,
+          tag: limit.keyTag,
           requestsPerUnit: limit.requestsPerUnit,
           unitSeconds: UNIT_SECONDS[limit.unit],
           algorithm: limit.algorithm,

@@ -10,9 +10,9 @@ export interface StateAccess {
 
 /** Storage key of a check at `nowMs`: fixed windows carry their start in Unix seconds (the reference's key). */
 export function stateKey(check: CounterCheck, nowMs: number): string {
-  if (check.algorithm !== 'fixed_window') return check.key;
+  if (check.algorithm !== 'fixed_window') return check.key + check.tag;
   const nowSeconds = Math.floor(nowMs / 1000);
-  return `${check.key}${nowSeconds - (nowSeconds % check.unitSeconds)}`;
+  return `${check.key}${check.tag}${nowSeconds - (nowSeconds % check.unitSeconds)}`;
 }
 
 export function limitParams(check: CounterCheck): LimitParams {

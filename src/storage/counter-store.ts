@@ -3,10 +3,13 @@ import type { Algorithm } from '../core/algorithm.js';
 /** One limit to check and charge within a decision. */
 export interface CounterCheck {
   /**
-   * Counter identity without the window: CACHE_KEY_PREFIX + domain + "_" +
-   * ("key_value_" per entry) + the limit's key tag, built by storage/cache-key.ts only.
+   * Counter identity of the descriptor: CACHE_KEY_PREFIX + domain + "_" +
+   * ("key_value_" per entry), built by storage/cache-key.ts only. All limits
+   * of one descriptor share it (Redis Cluster: one hash slot).
    */
   readonly key: string;
+  /** The limit's key tag (see Limit.keyTag), appended to `key`; '' keeps the reference's key. */
+  readonly tag: string;
   readonly requestsPerUnit: number;
   readonly unitSeconds: number;
   readonly algorithm: Algorithm;

@@ -16,10 +16,11 @@ export function limitCheck(
   requestsPerUnit: number,
   unitSeconds: number,
   hits = 1,
-  extra: Partial<CounterCheck> = {},
+  extra: Partial<Omit<CounterCheck, 'tag'>> & { tag?: string } = {},
 ): CounterCheck {
   return {
     key,
+    tag: '',
     requestsPerUnit,
     unitSeconds,
     algorithm,

@@ -31,6 +31,7 @@ const DAY = 86_400;
 export function check(key: string, requestsPerUnit: number, unitSeconds: number, hits = 1): CounterCheck {
   return {
     key,
+    tag: '',
     requestsPerUnit,
     unitSeconds,
     algorithm: 'fixed_window',

@@ -22,19 +22,19 @@ class MapStates implements StateAccess {
 
 function bucket(hits: number, rate = 2, burst = 3): CounterCheck {
   const limit = { requestsPerUnit: rate, unitSeconds: 1, burst };
-  return { key: 'api_user_u1_tb1_', algorithm: 'token_bucket', hits, blocking: true, ...limit };
+  return { key: 'api_user_u1_', tag: 'tb1_', algorithm: 'token_bucket', hits, blocking: true, ...limit };
 }
 
 function log(hits: number, requestsPerUnit = 5, blocking = true): CounterCheck {
   const limit = { requestsPerUnit, unitSeconds: 60, burst: requestsPerUnit };
-  return { key: 'api_user_u1_sl60_', algorithm: 'sliding_log', hits, blocking, ...limit };
+  return { key: 'api_user_u1_', tag: 'sl60_', algorithm: 'sliding_log', hits, blocking, ...limit };
 }
 
 const NO_STOP = { stopIncrementWhenOverLimit: false };
 
 /** What every check would answer for `hits` at `at` from the stored states: equal answers = equal states. */
 function probe(states: MapStates, checks: readonly CounterCheck[], hits: number, at: number) {
-  return checks.map((c) => MODELS[c.algorithm].evaluate(states.get(c.key), limitParams(c), hits, at));
+  return checks.map((c) => MODELS[c.algorithm].evaluate(states.get(c.key + c.tag), limitParams(c), hits, at));
 }
 
 describe('applyChecks with two limits on one request', () => {
@@ -118,7 +118,8 @@ describe('applyChecks with a fixed window beside another limit', () => {
   it('charges the fixed window even when the other limit rejects, as the reference would', () => {
     const states = new MapStates();
     const fixed: CounterCheck = {
-      key: 'api_user_u1_fw60_',
+      key: 'api_user_u1_',
+      tag: 'fw60_',
       algorithm: 'fixed_window',
       requestsPerUnit: 10,
       unitSeconds: 60,

@@ -101,7 +101,7 @@ describe('RateLimitService with several limits on one descriptor (rate_limits)',
     const h = harness(rules(), { cacheKeyPrefix: 'p:' });
     await h.service.shouldRateLimit(request('d', [account]));
     expect(h.store.calls).toHaveLength(1);
-    expect(h.store.calls[0]?.checks.map((c) => [c.key, c.algorithm, c.burst])).toEqual([
+    expect(h.store.calls[0]?.checks.map((c) => [c.key + c.tag, c.algorithm, c.burst])).toEqual([
       ['p:d_account_a1_token_bucketSECOND_', 'token_bucket', 20],
       ['p:d_account_a1_fixed_windowDAY_', 'fixed_window', 25],
     ]);

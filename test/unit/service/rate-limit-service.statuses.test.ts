@@ -88,6 +88,7 @@ describe('RateLimitService statuses (reference §4.1)', () => {
     expect(h.store.calls).toHaveLength(1);
     const check = {
       key: 'pfx:d_key_value_',
+      tag: '',
       requestsPerUnit: 10,
       unitSeconds: 60,
       algorithm: 'fixed_window',

@@ -7,6 +7,7 @@ import { ManualClock } from '../../support/manual-clock.js';
 function check(key: string, unitSeconds: number, hits = 1, requestsPerUnit = 10): CounterCheck {
   return {
     key,
+    tag: '',
     requestsPerUnit,
     unitSeconds,
     algorithm: 'fixed_window',
