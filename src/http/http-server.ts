@@ -9,6 +9,8 @@ import { requestFromJson, responseToJson } from './json-codec.js';
 export interface HttpServerOptions {
   readonly handler: { shouldRateLimit(request: RateLimitRequest): Promise<RateLimitResult> };
   readonly isServing: () => boolean;
+  /** Prometheus text for GET /metrics. */
+  readonly metrics?: { expose(): Promise<{ contentType: string; body: string }> };
   readonly logger: Logger;
   /** Largest /json body accepted, bytes. */
   readonly maxBodyBytes?: number;
@@ -19,7 +21,7 @@ const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 /**
  * Port 8080 of the reference: `POST /json` (the JSON form of
  * ShouldRateLimit: 200 OK, 429 over limit, 400 malformed, 503 cannot decide)
- * and `GET /healthcheck` (200 "OK" when serving, else 500).
+ * `GET /healthcheck` (200 "OK" when serving, else 500) and `GET /metrics` (Prometheus).
  */
 export function createHttpServer(options: HttpServerOptions): Server {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -30,6 +32,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
         options.logger.error({ err: error }, '/json handler failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
       });
+    } else if (path === '/metrics' && options.metrics !== undefined) {
+      options.metrics.expose().then(
+        ({ contentType, body }) => send(res, 200, contentType, body),
+        (error: unknown) => {
+          options.logger.error({ err: error }, '/metrics failed');
+          send(res, 500, 'text/plain', 'metrics unavailable\n');
+        },
+      );
     } else if (path === '/healthcheck') {
       if (options.isServing()) send(res, 200, 'text/plain', 'OK');
       else send(res, 500, 'text/plain', 'NOT_SERVING');

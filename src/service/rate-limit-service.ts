@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import {
   type Code,
   type DescriptorStatus,
+  type HeaderValue,
   type RateLimitResult,
   UNLIMITED_REMAINING,
 } from '../core/decision.js';
@@ -168,9 +169,8 @@ export class RateLimitService {
     }
     const over = overRateLimits > 0 || (quotaTotal > 0 && overQuotas === quotaTotal);
     const overallCode: Code = over && !shadowMode ? 'OVER_LIMIT' : 'OK';
-    const responseHeadersToAdd = responseHeaders.enabled
-      ? rateLimitHeaders(picked, responseHeaders)
-      : NO_HEADERS;
+    const limitHeaders = responseHeaders.enabled ? rateLimitHeaders(picked, responseHeaders) : NO_HEADERS;
+    const responseHeadersToAdd = withDegradedHeader(limitHeaders, decisions);
     if (passed === undefined) return { overallCode, statuses, responseHeadersToAdd };
     return {
       overallCode,
@@ -180,6 +180,23 @@ export class RateLimitService {
     };
   }
 }
+
+/**
+ * When the backend could not be asked and FAILURE_MODE answered instead
+ * ("allow": OK without counting; "local": from this instance's memory), the
+ * client-facing answer says so in `X-RateLimit-Degraded`, so the fail-open is
+ * visible, not silent.
+ */
+function withDegradedHeader(headers: readonly HeaderValue[], decisions: readonly CounterDecision[]) {
+  for (const decision of decisions) {
+    if (decision.degraded !== undefined) {
+      return [...headers, { key: DEGRADED_HEADER, value: decision.degraded }];
+    }
+  }
+  return headers;
+}
+
+export const DEGRADED_HEADER = 'X-RateLimit-Degraded';
 
 /**
  * The status of a charged descriptor (reference §4.1) from the decisions of

@@ -37,6 +37,8 @@ export interface CounterDecision {
   readonly resetSeconds: number;
   /** Units in use after this decision (this request's hits included only if charged), for statistics. */
   readonly used: number;
+  /** Set when the answer did not come from the configured backend: FAILURE_MODE allow or local. */
+  readonly degraded?: 'allow' | 'local';
 }
 
 /**

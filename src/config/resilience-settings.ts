@@ -1,0 +1,93 @@
+import { entriesForBytes } from '../storage/over-limit-cache.js';
+import { FAILURE_MODES, type FailureMode } from '../storage/resilient-store.js';
+import { parseChoice, parseDurationMs, parseIntIn, SettingError } from './settings-parsers.js';
+
+/** Backend failure handling and the local over-limit cache, from the environment. */
+export interface ResilienceSettings {
+  /** FAILURE_MODE: error (default; gRPC UNAVAILABLE) | allow (answer OK, marked) | local (in-memory fallback). */
+  readonly failureMode: FailureMode;
+  /** BACKEND_TIMEOUT: budget of one backend call, ms (default 15; 0 = none). */
+  readonly backendTimeoutMs: number;
+  readonly breaker: {
+    /** CIRCUIT_BREAKER_FAILURES: consecutive failures that open the circuit (default 3). */
+    readonly failureThreshold: number;
+    /** CIRCUIT_BREAKER_MIN_BACKOFF: first open period, ms (default 100). */
+    readonly minBackoffMs: number;
+    /** CIRCUIT_BREAKER_MAX_BACKOFF: cap of the open period, ms (default 10 000). */
+    readonly maxBackoffMs: number;
+  };
+  /** LOCAL_CACHE_SIZE_IN_BYTES as given (default 0 = off). */
+  readonly localCacheSizeBytes: number;
+  /**
+   * Entries of the local over-limit cache (0 = off): LOCAL_CACHE_ENTRIES, or
+   * LOCAL_CACHE_SIZE_IN_BYTES / ESTIMATED_ENTRY_BYTES (256). Set one of the two.
+   */
+  readonly localCacheEntries: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const MAX_BACKOFF_CAP_MS = 3_600_000;
+const MAX_TIMEOUT_MS = 60_000;
+const MAX_CACHE_BYTES = 2 ** 40;
+const MAX_CACHE_ENTRIES = 100_000_000;
+
+/** Reads the resilience settings; throws SettingError naming the variable on a bad value. */
+export function loadResilienceSettings(env: Env): ResilienceSettings {
+  const failureMode = read(env, 'FAILURE_MODE', 'error', (name, raw) =>
+    parseChoice(name, raw, FAILURE_MODES),
+  );
+  const backendTimeoutMs = read(env, 'BACKEND_TIMEOUT', 15, (name, raw) =>
+    durationIn(name, raw, 0, MAX_TIMEOUT_MS),
+  );
+  const failureThreshold = read(env, 'CIRCUIT_BREAKER_FAILURES', 3, (name, raw) =>
+    parseIntIn(name, raw, 1, 1_000_000),
+  );
+  const minBackoffMs = read(env, 'CIRCUIT_BREAKER_MIN_BACKOFF', 100, (name, raw) =>
+    durationIn(name, raw, 1, MAX_BACKOFF_CAP_MS),
+  );
+  const maxBackoffMs = read(env, 'CIRCUIT_BREAKER_MAX_BACKOFF', 10_000, (name, raw) =>
+    durationIn(name, raw, 1, MAX_BACKOFF_CAP_MS),
+  );
+  if (maxBackoffMs < minBackoffMs) {
+    throw new SettingError(
+      'CIRCUIT_BREAKER_MAX_BACKOFF',
+      env.CIRCUIT_BREAKER_MAX_BACKOFF ?? '10s',
+      `a duration ≥ CIRCUIT_BREAKER_MIN_BACKOFF (${minBackoffMs} ms)`,
+    );
+  }
+  const localCacheSizeBytes = read(env, 'LOCAL_CACHE_SIZE_IN_BYTES', 0, (name, raw) =>
+    parseIntIn(name, raw, 0, MAX_CACHE_BYTES),
+  );
+  const entries = read(env, 'LOCAL_CACHE_ENTRIES', 0, (name, raw) =>
+    parseIntIn(name, raw, 0, MAX_CACHE_ENTRIES),
+  );
+  if (entries > 0 && localCacheSizeBytes > 0) {
+    throw new SettingError(
+      'LOCAL_CACHE_ENTRIES',
+      env.LOCAL_CACHE_ENTRIES ?? '',
+      'to be unset or 0 when LOCAL_CACHE_SIZE_IN_BYTES is set (set one of the two)',
+    );
+  }
+  return {
+    failureMode,
+    backendTimeoutMs,
+    breaker: { failureThreshold, minBackoffMs, maxBackoffMs },
+    localCacheSizeBytes,
+    localCacheEntries: entries > 0 ? entries : entriesForBytes(localCacheSizeBytes),
+  };
+}
+
+/** The parsed value of `name`, or `fallback` when it is unset or empty. */
+function read<T>(env: Env, name: string, fallback: T, parse: (name: string, raw: string) => T): T {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? fallback : parse(name, raw);
+}
+
+function durationIn(name: string, raw: string, minMs: number, maxMs: number): number {
+  const ms = parseDurationMs(name, raw);
+  if (ms < minMs || ms > maxMs) {
+    throw new SettingError(name, raw, `a duration from ${minMs} ms to ${maxMs / 1000} s`);
+  }
+  return ms;
+}

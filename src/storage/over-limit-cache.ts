@@ -1,0 +1,218 @@
+import type { CounterCheck, CounterDecision, CounterStore } from './counter-store.js';
+import { Lru } from './lru.js';
+
+/**
+ * Bytes one cache entry costs on the V8 heap, for LOCAL_CACHE_SIZE_IN_BYTES:
+ * measured ≈ 130 B (Map slot, string header, boxed expiry) plus the key's
+ * length (counter key + limit, ≈ 120 chars for typical descriptors).
+ */
+export const ESTIMATED_ENTRY_BYTES = 256;
+
+/** LOCAL_CACHE_SIZE_IN_BYTES → entries (0 = off). */
+export function entriesForBytes(bytes: number): number {
+  return Math.floor(Math.max(0, bytes) / ESTIMATED_ENTRY_BYTES);
+}
+
+export interface LocalOverLimitCacheOptions {
+  /** The store that decides (Redis, or the resilient store around it). */
+  readonly inner: CounterStore;
+  /** Bound of the LRU, entries; 0 turns the cache off (every call goes to `inner`). */
+  readonly maxEntries: number;
+  /** STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT, as the inner store applies it (reference §4.5). */
+  readonly stopIncrementWhenOverLimit?: boolean;
+}
+
+/** Counters since start (`entries` is the current size), for tests and metrics. */
+export interface OverLimitCacheStats {
+  /** Checks answered from the cache. */
+  hits: number;
+  /** Checks looked up and not found (or found expired). */
+  misses: number;
+  entries: number;
+  /** Entries dropped by the LRU bound. */
+  evictions: number;
+  /** Entries found past their time and dropped. */
+  expired: number;
+}
+
+/**
+ * LOCAL_CACHE_SIZE_IN_BYTES (reference §5.5), as a CounterStore decorator: a
+ * check the inner store answered OVER_LIMIT is answered OVER_LIMIT locally
+ * (remaining 0, not charged) until the time T the inner store said it would
+ * be admitted, never later; a bounded LRU holds the entries.
+ *
+ * - T: fixed_window, the end of its window (its answer then starts over);
+ *   other algorithms, now + (resetSeconds − 1) s, because resetSeconds is
+ *   rounded up and a token bucket refilling every 100 ms must not be blocked
+ *   for a whole second. So those are cached only when the wait is ≥ 2 s.
+ *   `resetSeconds` from the cache counts the inner store's answer down.
+ * - The key holds the counter key, the fixed window's start, the hits and the
+ *   limit (requests_per_unit, unit, algorithm, burst): a changed limit or a
+ *   per-request override never reuses an entry (reference issue #1077).
+ * - Degraded answers (FAILURE_MODE allow/local) are never cached.
+ * - A request whose checks all hit the cache makes no inner call. Otherwise
+ *   the rest go to the inner store in one call, adjusted so it charges what
+ *   it would have charged had it seen the cached checks (over) itself: if a
+ *   cached check is blocking, the request is rejected, so other algorithms
+ *   are sent check-only (hits 0) while fixed windows keep their hits (the
+ *   reference charges them anyway); with STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT
+ *   any cached fixed window or blocking check sends fixed windows check-only
+ *   too (the reference's "all other keys are incremented by 0").
+ * - Non-blocking (shadow, quota) checks are cached and answered OVER_LIMIT
+ *   like any other (the service shadows them to OK); they do not reject the
+ *   request, so the other checks are charged normally.
+ */
+export class LocalOverLimitCache implements CounterStore {
+  readonly kind: string;
+  private readonly inner: CounterStore;
+  private readonly lru: Lru<number> | undefined;
+  private readonly stopIncrement: boolean;
+  private hits = 0;
+  private misses = 0;
+  private expired = 0;
+
+  constructor(options: LocalOverLimitCacheOptions) {
+    this.inner = options.inner;
+    this.kind = options.inner.kind;
+    this.lru = options.maxEntries > 0 ? new Lru<number>(options.maxEntries) : undefined;
+    this.stopIncrement = options.stopIncrementWhenOverLimit ?? false;
+  }
+
+  apply(checks: readonly CounterCheck[], nowMs: number): Promise<CounterDecision[]> {
+    const lru = this.lru;
+    if (lru === undefined) return this.inner.apply(checks, nowMs);
+    const keys = new Array<string>(checks.length);
+    let cached: (number | undefined)[] | undefined;
+    let cachedCount = 0;
+    let rejected = false;
+    let stop = false;
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i]!;
+      const key = cacheKey(check, nowMs);
+      keys[i] = key;
+      let untilMs = lru.get(key);
+      if (untilMs !== undefined && untilMs <= nowMs) {
+        lru.delete(key);
+        this.expired++;
+        untilMs = undefined;
+      }
+      if (untilMs === undefined) {
+        this.misses++;
+        continue;
+      }
+      this.hits++;
+      cached ??= new Array<number | undefined>(checks.length);
+      cached[i] = untilMs;
+      cachedCount++;
+      if (check.blocking) rejected = true;
+      if (this.stopIncrement && (check.blocking || check.algorithm === 'fixed_window')) stop = true;
+    }
+    if (cached === undefined) {
+      return this.inner
+        .apply(checks, nowMs)
+        .then((decisions) => this.remember(checks, keys, decisions, nowMs));
+    }
+    const known = cached;
+    if (cachedCount === checks.length) {
+      return Promise.resolve(checks.map((check, i) => fromCache(check, known[i]!, nowMs)));
+    }
+    const forward: CounterCheck[] = [];
+    const forwardKeys: string[] = [];
+    for (let i = 0; i < checks.length; i++) {
+      if (known[i] !== undefined) continue;
+      const check = checks[i]!;
+      const checkOnly = check.hits !== 0 && (check.algorithm === 'fixed_window' ? stop : rejected);
+      forward.push(checkOnly ? { ...check, hits: 0 } : check);
+      forwardKeys.push(keys[i]!);
+    }
+    return this.inner.apply(forward, nowMs).then((answers) => {
+      this.remember(forward, forwardKeys, answers, nowMs);
+      const decisions = new Array<CounterDecision>(checks.length);
+      let next = 0;
+      for (let i = 0; i < checks.length; i++) {
+        const untilMs = known[i];
+        // a short answer stays short, so the service reports the store's fault
+        const answer = untilMs === undefined ? answers[next++] : fromCache(checks[i]!, untilMs, nowMs);
+        if (answer === undefined) return answers;
+        decisions[i] = answer;
+      }
+      return decisions;
+    });
+  }
+
+  stats(): OverLimitCacheStats {
+    const lru = this.lru;
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      entries: lru?.size ?? 0,
+      evictions: lru?.evictions ?? 0,
+      expired: this.expired,
+    };
+  }
+
+  isReady(): boolean {
+    return this.inner.isReady();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /** Files every over-limit answer under its check's key; `keys` are those of `checks` (original hits). */
+  private remember(
+    checks: readonly CounterCheck[],
+    keys: readonly string[],
+    decisions: CounterDecision[],
+    nowMs: number,
+  ): CounterDecision[] {
+    const lru = this.lru!;
+    if (decisions.length !== checks.length) return decisions;
+    for (let i = 0; i < decisions.length; i++) {
+      const decision = decisions[i]!;
+      if (!decision.overLimit || decision.degraded !== undefined) continue;
+      const untilMs = admittedAtMs(checks[i]!, decision.resetSeconds, nowMs);
+      if (untilMs > nowMs) lru.set(keys[i]!, untilMs);
+    }
+    return decisions;
+  }
+}
+
+/** Start of the fixed window containing `nowMs`, Unix seconds (the reference's epoch-aligned windows). */
+function windowStartSeconds(check: CounterCheck, nowMs: number): number {
+  const seconds = Math.floor(nowMs / 1000);
+  return seconds - (seconds % check.unitSeconds);
+}
+
+/**
+ * Counter key + tag, then NUL-separated window start (fixed_window only),
+ * hits and limit: NUL ends the counter part, so no two checks share a key.
+ */
+function cacheKey(check: CounterCheck, nowMs: number): string {
+  const window = check.algorithm === 'fixed_window' ? windowStartSeconds(check, nowMs) : '';
+  return `${check.key}${check.tag}\u0000${window}\u0000${check.hits}\u0000${check.requestsPerUnit}\u0000${check.unitSeconds}\u0000${check.algorithm}\u0000${check.burst}`;
+}
+
+/** The earliest time (ms) the inner store's over answer can turn, never later than it said. */
+function admittedAtMs(check: CounterCheck, resetSeconds: number, nowMs: number): number {
+  if (check.algorithm === 'fixed_window') {
+    const windowEndMs = (windowStartSeconds(check, nowMs) + check.unitSeconds) * 1000;
+    return Math.min(windowEndMs, nowMs + resetSeconds * 1000);
+  }
+  return nowMs + (resetSeconds - 1) * 1000;
+}
+
+/**
+ * OVER_LIMIT from the cache. `used` is the limit: the cache only knows the
+ * counter is at or past it. resetSeconds counts down the inner store's answer
+ * (for rounded algorithms, T lies up to 1 s before it).
+ */
+function fromCache(check: CounterCheck, untilMs: number, nowMs: number): CounterDecision {
+  const lead = check.algorithm === 'fixed_window' ? 0 : 1000;
+  return {
+    overLimit: true,
+    remaining: 0,
+    resetSeconds: Math.max(1, Math.ceil((untilMs + lead - nowMs) / 1000)),
+    used: check.requestsPerUnit,
+  };
+}
