@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { createBackend } from './backend.js';
 import { buildConfig } from './config/build-config.js';
 import type { ConfigProblem } from './config/config-problem.js';
 import { ConfigSource } from './config/config-source.js';
@@ -12,9 +13,9 @@ import { HealthState } from './health/health-state.js';
 import { createDebugServer } from './http/debug-server.js';
 import { createHttpServer } from './http/http-server.js';
 import type { Logger } from './log/logger.js';
+import { ServiceMetrics } from './metrics/service-metrics.js';
 import { RateLimitService } from './service/rate-limit-service.js';
 import type { CounterStore } from './storage/counter-store.js';
-import { MemoryCounterStore } from './storage/memory-store.js';
 
 export interface ListeningPorts {
   readonly grpcPort: number;
@@ -43,20 +44,23 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   /** Replaces the backend chosen by settings (tests use it to slow or break the store). */
-  readonly store?: CounterStore;
+  readonly store?: CounterStore | undefined;
+  /**
+   * The backend can never become ready: Redis refused the credentials, or
+   * REDIS_STARTUP_MAX_ELAPSED_TIME passed. The CLI should exit non-zero (as
+   * the reference does); without it the app logs at fatal and stays NOT_SERVING.
+   */
+  readonly onFatal?: ((error: Error) => void) | undefined;
 }
 
 /** Composition root: builds every part from settings and wires them; nothing here reads env or argv. */
-export function createApp(settings: Settings, { logger, clock, store: storeOverride }: AppDeps): App {
+export function createApp(settings: Settings, deps: AppDeps): App {
+  const { logger, clock } = deps;
   const grpcHealth = new HealthImplementation();
   const health = new HealthState(grpcHealth);
-  const store =
-    storeOverride ??
-    new MemoryCounterStore({
-      stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
-      // lets the store sweep expired windows on a timer even when no traffic arrives
-      clock,
-    });
+  const metrics = new ServiceMetrics();
+  const backend = createBackend(settings, { ...deps, health, metrics });
+  const store = backend.store;
   const configSource = new ConfigSource({
     roots: [...settings.configPaths],
     ignoreDotfiles: settings.runtimeIgnoreDotfiles,
@@ -64,7 +68,10 @@ export function createApp(settings: Settings, { logger, clock, store: storeOverr
     build: buildConfig,
     logger,
     debounceMs: settings.configReloadDebounceMs,
-    onLoaded: () => health.setConfigLoaded(configSource.current() !== undefined),
+    onLoaded: (outcome) => {
+      (outcome.ok ? metrics.configLoadSuccess : metrics.configLoadError).inc();
+      health.setConfigLoaded(configSource.current() !== undefined);
+    },
   });
   const service = new RateLimitService({
     rules: () => configSource.current(),
@@ -86,7 +93,12 @@ export function createApp(settings: Settings, { logger, clock, store: storeOverr
     maxConnectionAgeMs: settings.grpcMaxConnectionAgeMs,
     maxConnectionAgeGraceMs: settings.grpcMaxConnectionAgeGraceMs,
   });
-  const httpServer = createHttpServer({ handler: service, isServing: () => health.isServing(), logger });
+  const httpServer = createHttpServer({
+    handler: service,
+    isServing: () => health.isServing(),
+    logger,
+    metrics,
+  });
   const debugServer = createDebugServer({ describeConfig: () => configSource.current()?.describe() });
   health.onChange((serving) =>
     logger.info({ serving, reasons: health.reasons() }, serving ? 'health: SERVING' : 'health: NOT_SERVING'),
@@ -101,7 +113,7 @@ export function createApp(settings: Settings, { logger, clock, store: storeOverr
         throw new InitialConfigError(outcome.problems);
       if (!outcome.ok) logger.warn('starting without a valid config (FORCE_START_WITHOUT_INITIAL_CONFIG)');
       configSource.watch();
-      health.setBackendReady(store.isReady());
+      await backend.start();
       const ports = {
         grpcPort: await bindGrpc(grpcServer, settings.grpcHost, settings.grpcPort),
         httpPort: await listen(httpServer, settings.httpHost, settings.httpPort),
@@ -119,7 +131,7 @@ export function createApp(settings: Settings, { logger, clock, store: storeOverr
         closeHttp(debugServer, settings.shutdownGraceMs),
       ]);
       await configSource.close();
-      await store.close();
+      await backend.stop();
       logger.info('stopped');
     },
   };

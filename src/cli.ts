@@ -20,7 +20,7 @@ commands:
   serve     start the rate limit service
             --config PATH (file or directory, repeatable; default RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY)
             --grpc-port N (GRPC_PORT, 8081)  --http-port N (PORT, 8080)  --debug-port N (DEBUG_PORT, 6070)
-            --backend memory (BACKEND_TYPE)  --log-level L (LOG_LEVEL, info)  --log-format json|text (LOG_FORMAT)
+            --backend memory|redis (BACKEND_TYPE; redis when REDIS_URL is set)  --log-level L (LOG_LEVEL, info)  --log-format json|text (LOG_FORMAT)
             --force-start-without-initial-config (FORCE_START_WITHOUT_INITIAL_CONFIG)
             port 0 picks a free port; a flag beats its env var
   validate  PATH...  check config files as serve loads them; prints file:line:col: message, exit 1 on any problem
@@ -77,7 +77,8 @@ async function serve(args: readonly string[]): Promise<number> {
   for (const warning of warnings) logger.warn(warning);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 
-  const app = createApp(settings, { logger, clock: systemClock });
+  let fatal: ((error: Error) => void) | undefined;
+  const app = createApp(settings, { logger, clock: systemClock, onFatal: (error) => fatal?.(error) });
   let ports: Awaited<ReturnType<typeof app.start>>;
   try {
     ports = await app.start();
@@ -117,6 +118,15 @@ async function serve(args: readonly string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // the backend can never become ready (e.g. Redis refused the password): exit non-zero, as the reference does
+    fatal = () => {
+      if (stopping) return;
+      stopping = true;
+      app.stop().then(
+        () => resolve(1),
+        () => resolve(1),
+      );
+    };
   });
 }
 

@@ -1,3 +1,5 @@
+import { loadRedisSettings, type RedisSettings } from './redis-settings.js';
+import { loadResilienceSettings, type ResilienceSettings } from './resilience-settings.js';
 import {
   parseBool,
   parseChoice,
@@ -11,7 +13,7 @@ import { unsupportedSettingWarnings } from './unsupported-settings.js';
 
 export { SettingError } from './settings-parsers.js';
 
-export type BackendType = 'memory';
+export type BackendType = 'memory' | 'redis';
 export type LogFormat = 'json' | 'text';
 
 /**
@@ -35,7 +37,15 @@ export interface Settings {
   readonly runtimeIgnoreDotfiles: boolean;
   readonly mergeDomainConfig: boolean;
   readonly forceStartWithoutInitialConfig: boolean;
+  /**
+   * --backend / BACKEND_TYPE; when neither is given, redis if REDIS_URL is set,
+   * else memory (the reference defaults to redis; we start without one).
+   */
   readonly backend: BackendType;
+  /** Set exactly when `backend` is 'redis'. */
+  readonly redis: RedisSettings | undefined;
+  /** FAILURE_MODE, BACKEND_TIMEOUT, circuit breaker, local over-limit cache. */
+  readonly resilience: ResilienceSettings;
   readonly logLevel: string;
   readonly logFormat: LogFormat;
   readonly shadowMode: boolean;
@@ -110,6 +120,8 @@ export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Se
   const runtimeSubdirectory = str('RUNTIME_SUBDIRECTORY', '');
   const runtimeAppDirectory = str('RUNTIME_APPDIRECTORY', 'config');
   const configFromFlags = flags.config !== undefined && flags.config.length > 0;
+  const backend = parseBackend(flags.backend, env);
+  const redisPart = backend === 'redis' ? loadRedisSettings(env) : undefined;
   const settings: Settings = {
     grpcHost: str('GRPC_HOST', '0.0.0.0'),
     grpcPort: flagOr(flags.grpcPort, '--grpc-port', read('GRPC_PORT', 8081, parsePort), parsePort),
@@ -129,7 +141,9 @@ export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Se
     mergeDomainConfig: bool('MERGE_DOMAIN_CONFIG', false),
     forceStartWithoutInitialConfig:
       flags.forceStartWithoutInitialConfig ?? bool('FORCE_START_WITHOUT_INITIAL_CONFIG', false),
-    backend: parseBackend(flags.backend, env),
+    backend,
+    redis: redisPart?.redis,
+    resilience: loadResilienceSettings(env),
     logLevel: normaliseLevel(
       flagOr(flags.logLevel, '--log-level', read('LOG_LEVEL', 'info', levelParser), levelParser),
     ),
@@ -162,17 +176,16 @@ export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Se
     shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', 10_000, parseDurationMs),
     configReloadDebounceMs: read('CONFIG_RELOAD_DEBOUNCE', 250, parseDurationMs),
   };
-  return { settings, warnings: unsupportedSettingWarnings(env) };
+  const warnings = [...(redisPart?.warnings ?? []), ...unsupportedSettingWarnings(env, backend)];
+  return { settings, warnings };
 }
 
 function parseBackend(flag: string | undefined, env: Env): BackendType {
   const raw = flag ?? env.BACKEND_TYPE;
   const name = flag === undefined ? 'BACKEND_TYPE' : '--backend';
-  if (raw === undefined || raw === '') return 'memory';
+  if (raw === undefined || raw === '') return env.REDIS_URL ? 'redis' : 'memory';
   const choice = parseChoice(name, raw, ['memory', 'redis', 'memcache'] as const);
-  if (choice !== 'memory') {
-    throw new SettingError(name, raw, 'memory (the redis backend is not available in this version yet)');
-  }
+  if (choice === 'memcache') throw new SettingError(name, raw, 'memory or redis (memcache is not supported)');
   return choice;
 }
 

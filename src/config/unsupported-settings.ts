@@ -4,10 +4,7 @@
  * says what happens instead.
  */
 const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = [
-  ['REDIS_', 'the Redis backend is not available yet; limits are per instance (memory backend)'],
   ['MEMCACHE_', 'the Memcached backend is not supported'],
-  ['LOCAL_CACHE_SIZE_IN_BYTES', 'the local over-limit cache comes with the Redis backend'],
-  ['EXPIRATION_JITTER_MAX_SECONDS', 'only meaningful with the Redis backend'],
   ['CONFIG_TYPE', 'only file config (CONFIG_TYPE=FILE) is supported; xDS config is not'],
   ['CONFIG_GRPC_XDS_', 'xDS config is not supported'],
   ['XDS_CLIENT_', 'xDS config is not supported'],
@@ -15,12 +12,15 @@ const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = 
   ['GRPC_SERVER_USE_TLS', 'gRPC server TLS is not supported yet'],
   ['GRPC_SERVER_TLS_', 'gRPC server TLS is not supported yet'],
   ['GRPC_CLIENT_TLS_', 'gRPC server mTLS is not supported yet'],
-  ['USE_STATSD', 'statsd is not supported; Prometheus metrics are planned'],
+  ['USE_STATSD', 'statsd is not supported; Prometheus metrics are served at /metrics on the HTTP port'],
   ['STATSD_', 'statsd is not supported'],
   ['USE_DOG_STATSD', 'DogStatsD is not supported'],
   ['DOG_STATSD_', 'DogStatsD is not supported'],
-  ['USE_PROMETHEUS', 'the Prometheus endpoint is planned on the HTTP port (/metrics)'],
-  ['PROMETHEUS_', 'the Prometheus endpoint is planned on the HTTP port (/metrics)'],
+  [
+    'USE_PROMETHEUS',
+    'Prometheus metrics are always served at /metrics on the HTTP port (PORT), not on PROMETHEUS_ADDR',
+  ],
+  ['PROMETHEUS_', 'Prometheus metrics are always served at /metrics on the HTTP port'],
   ['EXTRA_TAGS', 'stats tags are not supported'],
   ['STATS_FLUSH_INTERVAL', 'stats are not pushed'],
   ['DISABLE_STATS', 'stats are not pushed'],
@@ -38,11 +38,27 @@ const ACCEPTED = new Set([
   'TRACING_ENABLED=false',
 ]);
 
-/** One warning per reference env var that is set but not supported. */
-export function unsupportedSettingWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+/** Redis-only settings: read with the redis backend, reported as ignored with the memory backend. */
+const REDIS_ONLY = ['REDIS_', 'EXPIRATION_JITTER_MAX_SECONDS'];
+
+/**
+ * One warning per reference env var that is set but not supported, and, with
+ * the memory backend, per Redis setting that is set but ignored. Values are
+ * never quoted (REDIS_AUTH and URLs carry secrets).
+ */
+export function unsupportedSettingWarnings(
+  env: Readonly<Record<string, string | undefined>>,
+  backend: 'memory' | 'redis' = 'memory',
+): string[] {
   const warnings: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || ACCEPTED.has(name) || ACCEPTED.has(`${name}=${value}`)) continue;
+    if (backend === 'memory' && REDIS_ONLY.some((prefix) => name.startsWith(prefix))) {
+      warnings.push(
+        `${name} is set but ignored: the backend is memory (set BACKEND_TYPE=redis to use Redis)`,
+      );
+      continue;
+    }
     const entry = NOT_YET.find(([prefix]) =>
       prefix.endsWith('_') ? name.startsWith(prefix) : name === prefix,
     );

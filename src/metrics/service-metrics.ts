@@ -25,7 +25,7 @@ export class ServiceMetrics {
   });
   readonly degradedAnswers = new Counter({
     name: 'ratelimit_failure_mode_answers_total',
-    help: 'Descriptors answered without the backend, by FAILURE_MODE (allow: OK without counting; local: from memory)',
+    help: 'Requests answered without the backend, by FAILURE_MODE (error: rejected UNAVAILABLE; allow: OK uncounted; local: from memory)',
     labelNames: ['mode'] as const,
     registers: [this.registry],
   });
@@ -45,8 +45,27 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  private readonly scrapeHooks: (() => void)[] = [];
+  private readonly synced = new Map<string, number>();
+
+  /** Runs `hook` before every scrape, to copy counts that other parts keep themselves. */
+  beforeScrape(hook: () => void): void {
+    this.scrapeHooks.push(hook);
+  }
+
+  /** Raises `counter` (with `labels`) to `total`, a running count kept elsewhere that only grows. */
+  syncTotal<L extends string>(counter: Counter<L>, total: number, labels?: Partial<Record<L, string>>): void {
+    const id = `${(counter as unknown as { name: string }).name}${JSON.stringify(labels ?? {})}`;
+    const last = this.synced.get(id) ?? 0;
+    if (total <= last) return;
+    if (labels === undefined) counter.inc(total - last);
+    else counter.inc(labels, total - last);
+    this.synced.set(id, total);
+  }
+
   /** The text exposition format and its content type. */
   async expose(): Promise<{ contentType: string; body: string }> {
+    for (const hook of this.scrapeHooks) hook();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }

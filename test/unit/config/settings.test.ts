@@ -72,7 +72,11 @@ describe('loadSettings', () => {
     [{ NEAR_LIMIT_RATIO: '2' }, 'NEAR_LIMIT_RATIO: expected a number from 0 to 1'],
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT: expected one of json, text'],
     [{ GRPC_MAX_CONNECTION_AGE: 'soon' }, 'GRPC_MAX_CONNECTION_AGE: expected a duration'],
-    [{ BACKEND_TYPE: 'redis' }, 'BACKEND_TYPE: expected memory (the redis backend is not available'],
+    [
+      { BACKEND_TYPE: 'memcache' },
+      "BACKEND_TYPE: expected memory or redis (memcache is not supported), got 'memcache'",
+    ],
+    [{ BACKEND_TYPE: 'etcd' }, 'BACKEND_TYPE: expected one of memory, redis, memcache'],
   ])('rejects a bad value naming the variable (%#)', (env, message) => {
     expect(() => loadSettings(env)).toThrow(message);
   });
@@ -85,6 +89,7 @@ describe('loadSettings', () => {
 
   it('warns about each reference env var it does not support, and accepts harmless ones silently', () => {
     const { warnings } = loadSettings({
+      BACKEND_TYPE: 'memory',
       REDIS_URL: 'redis:6379',
       USE_STATSD: 'true',
       GRPC_UDS: '/tmp/s',
@@ -95,7 +100,9 @@ describe('loadSettings', () => {
     });
     expect(warnings).toHaveLength(3);
     expect(warnings[0]).toMatch(/^GRPC_UDS is set but not supported/);
-    expect(warnings[1]).toMatch(/^REDIS_URL is set but not supported: the Redis backend/);
+    expect(warnings[1]).toBe(
+      'REDIS_URL is set but ignored: the backend is memory (set BACKEND_TYPE=redis to use Redis)',
+    );
     expect(warnings[2]).toMatch(/^USE_STATSD is set but not supported/);
   });
 });

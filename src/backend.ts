@@ -1,0 +1,169 @@
+import type { Settings } from './config/settings.js';
+import type { Clock } from './core/clock.js';
+import { BackendUnavailableError } from './core/errors.js';
+import type { HealthState } from './health/health-state.js';
+import type { Logger } from './log/logger.js';
+import type { ServiceMetrics } from './metrics/service-metrics.js';
+import type { CounterCheck, CounterDecision, CounterStore } from './storage/counter-store.js';
+import { MemoryCounterStore } from './storage/memory-store.js';
+import { entriesForBytes, LocalOverLimitCache } from './storage/over-limit-cache.js';
+import { createRedisClient, type RedisConnection } from './storage/redis/redis-connection.js';
+import { RedisCounterStore } from './storage/redis/redis-store.js';
+import { ResilientCounterStore } from './storage/resilient-store.js';
+
+/** The store the service uses, and its lifecycle. Part of the composition root. */
+export interface Backend {
+  readonly store: CounterStore;
+  /** Called before the listeners open; Redis connects in the background (health says when it is ready). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface BackendDeps {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly health: HealthState;
+  readonly metrics: ServiceMetrics;
+  /** Replaces the backend chosen by settings (tests). */
+  readonly store?: CounterStore | undefined;
+  /** The backend can never become ready (credentials refused, startup time exhausted). */
+  readonly onFatal?: ((error: Error) => void) | undefined;
+}
+
+/**
+ * memory, or Redis wrapped as: LocalOverLimitCache (when sized) →
+ * ResilientCounterStore (time budget, circuit breaker, FAILURE_MODE) →
+ * RedisCounterStore. Health follows what the chosen failure mode can answer.
+ */
+export function createBackend(settings: Settings, deps: BackendDeps): Backend {
+  const { logger, clock, health } = deps;
+  if (deps.store !== undefined) {
+    const store = deps.store;
+    return { store, start: async () => health.setBackendReady(store.isReady()), stop: () => store.close() };
+  }
+  const redis = settings.redis;
+  if (settings.backend === 'memory' || redis === undefined) {
+    // the clock lets the store sweep expired windows on a timer even when no traffic arrives
+    const store = new MemoryCounterStore({
+      stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
+      clock,
+    });
+    return {
+      store,
+      async start() {
+        logger.warn(
+          'backend memory: limits are counted per instance, NOT shared across replicas; set REDIS_URL (or BACKEND_TYPE=redis) for global limits',
+        );
+        health.setBackendReady(store.isReady());
+      },
+      stop: () => store.close(),
+    };
+  }
+  // The service needs its store now; the Redis store is built in start() (TLS files and scripts are read async).
+  let redisStore: CounterStore | undefined;
+  const lazyRedis: CounterStore = {
+    kind: 'redis',
+    apply(checks: readonly CounterCheck[], nowMs: number): Promise<CounterDecision[]> {
+      if (redisStore === undefined)
+        return Promise.reject(new BackendUnavailableError('redis backend not started'));
+      return redisStore.apply(checks, nowMs);
+    },
+    isReady: () => redisStore?.isReady() ?? false,
+    close: async () => redisStore?.close(),
+  };
+  const { resilience } = settings;
+  const resilient = new ResilientCounterStore({
+    primary: lazyRedis,
+    clock,
+    failureMode: resilience.failureMode,
+    timeoutMs: resilience.backendTimeoutMs,
+    breaker: resilience.breaker,
+    stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
+    logger,
+  });
+  const cacheEntries = resilience.localCacheEntries || entriesForBytes(resilience.localCacheSizeBytes);
+  const cache =
+    cacheEntries > 0
+      ? new LocalOverLimitCache({
+          inner: resilient,
+          maxEntries: cacheEntries,
+          stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
+        })
+      : undefined;
+  exportResilienceMetrics(deps.metrics, resilient, cache);
+
+  let stopping = false;
+  let connected = false;
+  const connections: RedisConnection[] = [];
+  // Ready once Redis first answered, and while the failure mode can answer
+  // (with FAILURE_MODE=error a dead Redis makes us NOT_SERVING; allow/local keep serving).
+  const updateHealth = () => health.setBackendReady(connected && resilient.isReady());
+  resilient.onStateChange((transition) => {
+    deps.metrics.circuitState.set(transition.to === 'open' ? 1 : 0);
+    updateHealth();
+  });
+  return {
+    store: cache ?? resilient,
+    async start() {
+      for (const endpoint of redis.perSecond === undefined ? [redis.main] : [redis.main, redis.perSecond]) {
+        connections.push(await createRedisClient(redis, logger, endpoint));
+      }
+      const [main, perSecond] = connections as [RedisConnection, RedisConnection | undefined];
+      redisStore = await RedisCounterStore.create({
+        client: main.client,
+        perSecondClient: perSecond?.client,
+        expirationJitterMaxSeconds: redis.expirationJitterMaxSeconds,
+        stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
+        clockSource: 'redis',
+      });
+      const ready = new Set<RedisConnection>();
+      for (const connection of connections) {
+        connection.onStateChange((state) => {
+          if (state === 'ready') ready.add(connection);
+          else if (state === 'ended' || redis.healthCheckActiveConnection) ready.delete(connection);
+          connected = ready.size === connections.length;
+          updateHealth();
+        });
+        connection.connect().catch((error: Error) => {
+          if (stopping) return;
+          logger.fatal({ error: error.message }, 'redis backend cannot start');
+          deps.onFatal?.(error);
+        });
+      }
+      logger.info(
+        {
+          redis: connections.map((c) => c.description),
+          failureMode: resilience.failureMode,
+          localCacheEntries: cacheEntries,
+        },
+        'backend redis: connecting',
+      );
+    },
+    async stop() {
+      stopping = true;
+      await (cache ?? resilient).close();
+      await Promise.all(connections.map((connection) => connection.close()));
+    },
+  };
+}
+
+/** Pull-based: the stores keep their own counts; Prometheus copies them at scrape time. */
+function exportResilienceMetrics(
+  metrics: ServiceMetrics,
+  resilient: ResilientCounterStore,
+  cache: LocalOverLimitCache | undefined,
+): void {
+  metrics.beforeScrape(() => {
+    const stats = resilient.stats();
+    metrics.syncTotal(metrics.backendErrors, stats.primaryFailures, { backend: 'redis', reason: 'error' });
+    metrics.syncTotal(metrics.backendErrors, stats.primaryTimeouts, { backend: 'redis', reason: 'timeout' });
+    for (const mode of ['error', 'allow', 'local'] as const) {
+      metrics.syncTotal(metrics.degradedAnswers, stats.degraded[mode], { mode });
+    }
+    if (cache !== undefined) {
+      const cached = cache.stats();
+      metrics.syncTotal(metrics.localCacheHits, cached.hits);
+      metrics.syncTotal(metrics.localCacheMisses, cached.misses);
+    }
+  });
+}
