@@ -1,36 +1,49 @@
--- apply.lua: one rate-limit decision over n checks of mixed algorithms, atomically:
--- check every limit, then commit -- src/storage/apply-checks.ts step for step. Runs
--- after prelude.lua and the four algorithm files, concatenated into one script by
--- src/storage/redis/lua-scripts.ts.
+-- apply.lua: rate-limit decisions for one or more requests, each over its checks of
+-- mixed algorithms: check every limit of the request, then commit --
+-- src/storage/apply-checks.ts step for step. The requests run one after the other,
+-- in order, in one atomic script call (requests of one event-loop tick coalesced by
+-- src/storage/redis/script-batch.ts). Runs after prelude.lua and the four algorithm
+-- files, concatenated into one script by src/storage/redis/lua-scripts.ts.
 --
--- KEYS[i], i = 1..n   Redis key of check i (src/storage/redis/redis-keys.ts). A key may
---                     repeat: a later check on it sees the earlier ones' charges. All
---                     keys share one hash slot (Redis Cluster).
--- ARGV[1]             client_now_ms: the service clock, ms since the Unix epoch. Always
---                     the clock of fixed_window (its keys carry the window start the
---                     client computed from it).
--- ARGV[2]             clock: 'caller' = the other algorithms use ARGV[1] too (tests);
---                     'redis' = they use Redis TIME, whole ms (replicas with skewed
---                     clocks agree).
--- ARGV[3]             stop_increment: '1' = STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT, else '0'.
--- ARGV[4]             jitter_s: whole seconds added to a fixed_window key's TTL (unit_s + jitter_s).
--- ARGV[5]             extra_ttl_ms: whole ms added to the TTL of every other key (past the
+-- KEYS                every check's Redis key (src/storage/redis/redis-keys.ts), request
+--                     after request, checks in order. A key may repeat: a later check on
+--                     it sees the earlier ones' charges. All share one hash slot (Cluster).
+-- ARGV[1]             clock: 'caller' = every algorithm uses the request's client_now_ms
+--                     (tests); 'redis' = all but fixed_window use Redis TIME, read once
+--                     per call, whole ms (replicas with skewed clocks agree).
+-- ARGV[2]             stop_increment: '1' = STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT, else '0'.
+-- ARGV[3]             jitter_s: whole seconds added to a fixed_window key's TTL (unit_s + jitter_s).
+-- ARGV[4]             extra_ttl_ms: whole ms added to the TTL of every other key (past the
 --                     moment its state stops mattering).
--- ARGV[5 + 6(i-1) + 1..6], for check i:
---   +1 algorithm      'fixed_window' | 'sliding_window' | 'sliding_log' | 'token_bucket'
---   +2 requests_per_unit (requests, >= 0)
---   +3 unit_s         unit length, whole seconds
---   +4 burst          token_bucket capacity (requests); ignored by the others
---   +5 hits           hits to charge (0 = check only)
---   +6 blocking       '1' when this limit rejecting stops the others being charged, else '0'
+-- ARGV[5]             R: number of requests.
+-- Then per request, in order:
+--   client_now_ms     the service clock, ms since the Unix epoch: always the clock of
+--                     fixed_window (its keys carry the window start computed from it)
+--   n                 number of checks (and of KEYS) of this request
+--   6 per check:
+--     algorithm       'fixed_window' | 'sliding_window' | 'sliding_log' | 'token_bucket'
+--     requests_per_unit  requests (>= 0)
+--     unit_s          unit length, whole seconds
+--     burst           token_bucket capacity (requests); ignored by the others
+--     hits            hits to charge (0 = check only)
+--     blocking        '1' when this limit rejecting stops the others being charged, else '0'
 --
--- Returns a flat array of 4n values, for check i at 4(i-1) + 1..4:
---   admitted          integer 1 | 0 (0 = OVER_LIMIT)
+-- Returns a flat array of 4 values per check (#KEYS checks, in KEYS order):
+--   admitted          integer 1 | 0 (0 = OVER_LIMIT); -1 = the request failed (below)
 --   remaining         integer, whole requests still admitted
 --   duration_ms       string (a double, "%.17g"): on OVER_LIMIT ms until this request
---                     would be admitted; else ms until the limit is fully restored
+--                     would be admitted; else ms until the limit is fully restored.
+--                     For a failed request: the Redis error message.
 --   used              string (a double, "%.17g"): units in use after this decision
+-- A request whose Redis commands fail (e.g. WRONGTYPE) is reported failed on all its
+-- checks and the next requests still run; a malformed ARGV fails the whole call first.
 --
+-- Each algorithm file defines a table with:
+--   evaluate(state, limit, hits, now_ms) -> evaluation (the model's maths; state nil = none)
+--   load(key, limit, now_ms)             -> the stored state, or nil when there is none
+--   persist(key, stored, state, limit, now_ms, opts) writes `state` over `stored`, with its TTL
+-- limit = { rate = requests_per_unit, unit = unit length in ms, burst = capacity in requests };
+-- opts = { jitter_s, extra_ms } from ARGV[3], ARGV[4].
 -- Evaluation (returned by every algorithm's evaluate, durations in ms):
 --   { admitted, rem_c, rem_u, reset_c, reset_u, retry, charged, uncharged, used_c, used_u }
 --   where _c = if this request is charged, _u = if it is not.
@@ -42,34 +55,48 @@ local ALGORITHMS = {
   token_bucket = token_bucket,
 }
 
+local HEADER_ARGS = 5
 local FIELDS_PER_CHECK = 6
-local FIRST_CHECK_ARG = 5
 
--- Reads the checks out of KEYS/ARGV; `now` is the clock of every algorithm but fixed_window.
-local function read_checks(keys, argv, client_now, now)
-  if #argv ~= FIRST_CHECK_ARG + #keys * FIELDS_PER_CHECK then
-    error('apply.lua: expected ' .. (FIRST_CHECK_ARG + #keys * FIELDS_PER_CHECK) .. ' ARGV for ' .. #keys .. ' KEYS, got ' .. #argv)
+-- Checks the KEYS/ARGV counts of every request before anything runs.
+local function validate(keys, argv)
+  local requests = tonumber(argv[5])
+  if requests == nil then
+    error('apply.lua: ARGV[5] must be the number of requests')
   end
+  local a, checks = HEADER_ARGS + 1, 0
+  for _ = 1, requests do
+    local n = tonumber(argv[a + 1])
+    if n == nil then
+      error('apply.lua: ARGV ends inside the request headers')
+    end
+    checks = checks + n
+    a = a + 2 + n * FIELDS_PER_CHECK
+  end
+  if a - 1 ~= #argv or checks ~= #keys then
+    error('apply.lua: ' .. requests .. ' requests need ' .. (a - 1) .. ' ARGV and ' .. checks .. ' KEYS, got ' .. #argv .. ' and ' .. #keys)
+  end
+end
+
+-- The checks of one request: KEYS[k..k+n-1], their fields from ARGV[a].
+local function read_checks(keys, argv, k, a, n, client_now, now)
   local checks = {}
-  for i = 1, #keys do
-    local base = FIRST_CHECK_ARG + (i - 1) * FIELDS_PER_CHECK
-    local name = argv[base + 1]
+  for i = 1, n do
+    local base = a + (i - 1) * FIELDS_PER_CHECK
+    local name = argv[base]
     local algorithm = ALGORITHMS[name]
     if algorithm == nil then
       error('unknown algorithm ' .. tostring(name))
     end
-    local check_now = now
-    if name == 'fixed_window' then
-      check_now = client_now
-    end
+    local fixed = name == 'fixed_window'
     checks[i] = {
-      key = keys[i],
-      fixed = name == 'fixed_window',
+      key = keys[k + i - 1],
+      fixed = fixed,
       algorithm = algorithm,
-      limit = { rate = tonumber(argv[base + 2]), unit = tonumber(argv[base + 3]) * 1000, burst = tonumber(argv[base + 4]) },
-      hits = tonumber(argv[base + 5]),
-      blocking = argv[base + 6] == '1',
-      now = check_now,
+      limit = { rate = tonumber(argv[base + 1]), unit = tonumber(argv[base + 2]) * 1000, burst = tonumber(argv[base + 3]) },
+      hits = tonumber(argv[base + 4]),
+      blocking = argv[base + 5] == '1',
+      now = fixed and client_now or now,
     }
   end
   return checks
@@ -88,19 +115,10 @@ local function should_charge(check, ev, rejected, stop)
   return ev.admitted and not rejected
 end
 
-local function apply(keys, argv)
-  local client_now = tonumber(argv[1])
-  local now = client_now
-  if argv[2] == 'redis' then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  local stop_increment = argv[3] == '1'
-  local opts = { jitter_s = tonumber(argv[4]), extra_ms = tonumber(argv[5]) }
-  local checks = read_checks(keys, argv, client_now, now)
+-- One request (apply-checks.ts): evaluate all, then commit; its answers go to reply[4(k-1)+1...].
+local function apply_request(checks, stop_increment, opts, reply, k)
   local n = #checks
-
-  -- state stored before this call, per key (false: no key)
+  -- state stored before this request, per key (false: none)
   local stored = {}
   for i = 1, n do
     local c = checks[i]
@@ -113,8 +131,7 @@ local function apply(keys, argv)
   end
 
   -- check every limit; later checks on a key see this one charged (fixed_window: always)
-  local work = {}
-  local evs = {}
+  local work, evs = {}, {}
   local rejected, stop = false, false
   for i = 1, n do
     local c = checks[i]
@@ -129,7 +146,7 @@ local function apply(keys, argv)
     end
     if stop_increment then
       if c.fixed then
-        -- judged against the count before this call, as the reference's GET pipeline does
+        -- judged against the count before this request, as the reference's GET pipeline does
         if not c.algorithm.evaluate(stored_state(c.key), c.limit, c.hits, c.now).admitted then
           stop = true
         end
@@ -137,16 +154,11 @@ local function apply(keys, argv)
         stop = true
       end
     end
-    if ev.admitted or c.fixed then
-      work[c.key] = ev.charged
-    else
-      work[c.key] = ev.uncharged
-    end
+    work[c.key] = (ev.admitted or c.fixed) and ev.charged or ev.uncharged
   end
 
   -- commit: the last state set on a key is written; an uncharged check only rewrites existing state
   local final, order = {}, {}
-  local reply = {}
   for i = 1, n do
     local c, ev = checks[i], evs[i]
     local charge = should_charge(c, ev, rejected, stop)
@@ -165,7 +177,7 @@ local function apply(keys, argv)
     if not ev.admitted then
       duration = ev.retry
     end
-    local at = (i - 1) * 4
+    local at = (k + i - 2) * 4
     reply[at + 1] = ev.admitted and 1 or 0
     reply[at + 2] = remaining
     reply[at + 3] = num(duration)
@@ -173,10 +185,36 @@ local function apply(keys, argv)
   end
   for _, key in ipairs(order) do
     local f = final[key]
-    local c = f.check
-    c.algorithm.persist(key, stored_state(key), f.state, c.limit, c.now, opts)
+    f.check.algorithm.persist(key, stored_state(key), f.state, f.check.limit, f.check.now, opts)
+  end
+end
+
+local function run(keys, argv)
+  validate(keys, argv)
+  local redis_now = nil
+  if argv[1] == 'redis' then
+    local t = redis.call('TIME')
+    redis_now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  local stop_increment = argv[2] == '1'
+  local opts = { jitter_s = tonumber(argv[3]), extra_ms = tonumber(argv[4]) }
+  local reply = {}
+  local k, a = 1, HEADER_ARGS + 1
+  for _ = 1, tonumber(argv[5]) do
+    local client_now, n = tonumber(argv[a]), tonumber(argv[a + 1])
+    local ok, err = pcall(function()
+      apply_request(read_checks(keys, argv, k, a + 2, n, client_now, redis_now or client_now), stop_increment, opts, reply, k)
+    end)
+    if not ok then
+      local message = type(err) == 'table' and (err.err or err.message) or tostring(err)
+      for i = 0, n - 1 do
+        local at = (k + i - 1) * 4
+        reply[at + 1], reply[at + 2], reply[at + 3], reply[at + 4] = -1, 0, tostring(message), '0'
+      end
+    end
+    k, a = k + n, a + 2 + n * FIELDS_PER_CHECK
   end
   return reply
 end
 
-return apply(KEYS, ARGV)
+return run(KEYS, ARGV)

@@ -41,10 +41,6 @@ function fixed_window.evaluate(state, limit, hits, now)
   }
 end
 
-function fixed_window.expires_at(state, limit)
-  return state.ws + limit.unit
-end
-
 -- The count stored for the current window, or nil when the key does not exist.
 function fixed_window.load(key, limit, now)
   local value = redis.call('GET', key)

@@ -163,6 +163,34 @@ describe('CounterStore contract: redis cluster (3 masters, 3 replicas)', () => {
     expect((await store.apply([{ ...d, hits: 5 }], t)).map((x) => x.overLimit)).toEqual([false]);
   });
 
+  it('coalesces the requests of one tick per hash slot and answers each in call order', async () => {
+    store = await RedisCounterStore.create({
+      client,
+      expirationJitterMaxSeconds: 0,
+      stopIncrementWhenOverLimit: false,
+      clockSource: 'caller',
+    });
+    const log = (key: string): CounterCheck => ({
+      key: `${run}_co_${key}`,
+      tag: 'sl_',
+      requestsPerUnit: 10,
+      unitSeconds: 60,
+      algorithm: 'sliding_log',
+      burst: 10,
+      hits: 1,
+      blocking: true,
+    });
+    const descriptors = ['a_', 'b_', 'c_', 'd_'];
+    const calls = Array.from({ length: 15 }, () =>
+      descriptors.map((d) => store!.apply([log(d)], 1_000_000_000)),
+    );
+    const answers = await Promise.all(calls.flat());
+    const admitted = descriptors.map((_, d) =>
+      answers.filter((_, i) => i % 4 === d).map(([x]) => !x!.overLimit),
+    );
+    for (const perKey of admitted) expect(perKey).toEqual([...Array(10).fill(true), ...Array(5).fill(false)]);
+  });
+
   it('computes the hash slots the cluster computes (hash tags, UTF-8), so groups never span slots', async () => {
     const keys = [
       'domain_key_value_1234',
@@ -183,7 +211,7 @@ describe('CounterStore contract: redis cluster (3 masters, 3 replicas)', () => {
 
   it('loads the script from the lua folder', async () => {
     const script = await loadApplyScript();
-    expect(script.lua).toContain('return apply(KEYS, ARGV)');
+    expect(script.lua).toContain('return run(KEYS, ARGV)');
     expect(script.sha).toMatch(/^[0-9a-f]{40}$/);
   });
 });

@@ -4,6 +4,7 @@ import {
   APPLY_ARGS_PER_CHECK,
   APPLY_HEADER_ARGS,
   APPLY_REPLY_PER_CHECK,
+  APPLY_REQUEST_ARGS,
   type ApplyScript,
   LUA_FILES,
   loadApplyScript,
@@ -11,10 +12,11 @@ import {
 import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
 
 /**
- * Pins the script's contract (lua/apply.lua's header): KEYS = one per check,
- * ARGV = 5 header values + 6 per check, reply = 4 values per check. Calls go
- * through plain EVAL with literal KEYS/ARGV, so a change of layout on either
- * side fails here.
+ * Pins the script's contract (lua/apply.lua's header): KEYS = one per check of
+ * every request; ARGV = 5 call values [clock, stop_increment, jitter_s,
+ * extra_ttl_ms, R], then per request [client_now_ms, n] + 6 per check; reply =
+ * 4 values per check. Calls go through plain EVAL with literal KEYS/ARGV, so a
+ * change of layout on either side fails here.
  */
 
 let server: RedisTestServer;
@@ -39,7 +41,7 @@ function evalApply(keys: string[], argv: string[]): Promise<unknown> {
 }
 
 describe('lua/apply.lua layout', () => {
-  it('is prelude, the four algorithms and the driver, in that order, with 5 + 6n ARGV and 4 reply values per check', () => {
+  it('is prelude, the four algorithms and the driver, in that order, with 5 + Σ(2 + 6n) ARGV and 4 reply values per check', () => {
     expect(LUA_FILES).toEqual([
       'prelude.lua',
       'fixed_window.lua',
@@ -48,14 +50,17 @@ describe('lua/apply.lua layout', () => {
       'token_bucket.lua',
       'apply.lua',
     ]);
-    expect([APPLY_HEADER_ARGS, APPLY_ARGS_PER_CHECK, APPLY_REPLY_PER_CHECK]).toEqual([5, 6, 4]);
+    expect([APPLY_HEADER_ARGS, APPLY_REQUEST_ARGS, APPLY_ARGS_PER_CHECK, APPLY_REPLY_PER_CHECK]).toEqual([
+      5, 2, 6, 4,
+    ]);
   });
 
   it('answers [admitted, remaining, duration_ms, used] per check, in KEYS order', async () => {
     const reply = await evalApply(
       ['pin_a_1000000', '{pin_b_}tb'],
       [
-        ...[T, 'caller', '0', '0', '0'],
+        ...['caller', '0', '0', '0', '1'],
+        ...[T, '2'],
         ...['fixed_window', '10', '1', '10', '1', '1'],
         ...['token_bucket', '10', '1', '20', '1', '1'],
       ],
@@ -67,7 +72,7 @@ describe('lua/apply.lua layout', () => {
   it('returns fractional durations as exact strings (a 3/s bucket emits every 333.333984375 ms)', async () => {
     const reply = await evalApply(
       ['{pin_c_}tb'],
-      [...[T, 'caller', '0', '0', '0'], ...['token_bucket', '3', '1', '1', '1', '1']],
+      [...['caller', '0', '0', '0', '1'], ...[T, '1'], ...['token_bucket', '3', '1', '1', '1', '1']],
     );
     // 1000/3 ms rounded up to a multiple of 2^-10 ms, as src/core/token-bucket.ts does
     expect(reply).toEqual([1, 0, '333.333984375', '1']);
@@ -79,7 +84,8 @@ describe('lua/apply.lua layout', () => {
   it('reports OVER_LIMIT as admitted 0 with the retry duration, and charges nothing else in the call', async () => {
     const keys = ['{pin_d_}sl', '{pin_d_}tb'];
     const argv = (hits: string) => [
-      ...[T, 'caller', '0', '0', '0'],
+      ...['caller', '0', '0', '0', '1'],
+      ...[T, '2'],
       ...['sliding_log', '1', '60', '1', hits, '1'],
       ...['token_bucket', '5', '60', '5', hits, '1'],
     ];
@@ -88,24 +94,67 @@ describe('lua/apply.lua layout', () => {
     expect(await client.get('{pin_d_}tb')).toBe('1000012000');
   });
 
-  it('rejects ARGV that does not hold 5 + 6 values per key', async () => {
-    await expect(
-      evalApply(['{pin_e_}tb'], [T, 'caller', '0', '0', '0', 'token_bucket', '3', '1', '1', '1']),
-    ).rejects.toThrow(/expected 11 ARGV for 1 KEYS, got 10/);
+  it('runs several requests in order in one call, each checked and committed on its own', async () => {
+    const bucket = ['token_bucket', '1', '60', '1', '1', '1'];
+    const reply = await evalApply(
+      ['{pin_h_}tb', '{pin_h_}sl', '{pin_h_}tb', '{pin_h_}tb'],
+      [
+        ...['caller', '0', '0', '0', '3'],
+        ...[T, '1', ...bucket],
+        // the second request is rejected by the bucket, so its log check is not charged
+        ...[T, '2', ...['sliding_log', '5', '60', '5', '1', '1'], ...bucket],
+        ...['1000060000', '1', ...bucket],
+      ],
+    );
+    expect(reply).toEqual([
+      ...[1, 0, '60000', '1'],
+      ...[1, 5, '0', '0', 0, 0, '60000', '1'],
+      ...[1, 0, '60000', '1'],
+    ]);
+    expect(await client.exists('{pin_h_}sl')).toBe(0);
   });
 
-  it('rejects an unknown algorithm', async () => {
-    await expect(
-      evalApply(['{pin_f_}x'], [T, 'caller', '0', '0', '0', 'leaky_bucket', '3', '1', '1', '1', '1']),
-    ).rejects.toThrow(/unknown algorithm leaky_bucket/);
+  it('fails only the request whose Redis commands fail, reporting -1 and the Redis error', async () => {
+    await client.hset('{pin_i_}tb', 'a', 'hash');
+    const bucket = ['token_bucket', '1', '60', '1', '1', '1'];
+    const reply = await evalApply(
+      ['{pin_i_}tb', '{pin_j_}tb'],
+      [...['caller', '0', '0', '0', '2'], ...[T, '1', ...bucket], ...[T, '1', ...bucket]],
+    );
+    expect(reply).toEqual([-1, 0, expect.stringMatching(/^WRONGTYPE/), '0', 1, 0, '60000', '1']);
   });
 
-  it("reads Redis TIME when ARGV[2] is 'redis', and keeps the caller's clock for fixed windows", async () => {
+  it('rejects KEYS/ARGV counts that do not match the request headers, before running anything', async () => {
+    await expect(
+      evalApply(
+        ['{pin_e_}tb'],
+        [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'token_bucket', '3', '1', '1', '1'],
+      ),
+    ).rejects.toThrow(/1 requests need 13 ARGV and 1 KEYS, got 12 and 1/);
+    await expect(
+      evalApply(
+        ['{pin_e_}tb', '{pin_e_}x'],
+        [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'token_bucket', '3', '1', '1', '1', '1'],
+      ),
+    ).rejects.toThrow(/1 requests need 13 ARGV and 1 KEYS, got 13 and 2/);
+    expect(await client.exists('{pin_e_}tb')).toBe(0);
+  });
+
+  it('reports an unknown algorithm as a failed request', async () => {
+    const reply = await evalApply(
+      ['{pin_f_}x'],
+      [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'leaky_bucket', '3', '1', '1', '1', '1'],
+    );
+    expect(reply).toEqual([-1, 0, expect.stringMatching(/unknown algorithm leaky_bucket/), '0']);
+  });
+
+  it("reads Redis TIME when ARGV[1] is 'redis', and keeps the caller's clock for fixed windows", async () => {
     const before = Date.now();
     const reply = (await evalApply(
       ['pin_g_1000000', '{pin_g_}tb'],
       [
-        ...[T, 'redis', '0', '0', '0'],
+        ...['redis', '0', '0', '0', '1'],
+        ...[T, '2'],
         ...['fixed_window', '10', '60', '10', '1', '1'],
         ...['token_bucket', '1', '3600', '1', '1', '1'],
       ],

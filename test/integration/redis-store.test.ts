@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Algorithm } from '../../src/core/algorithm.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import type { CounterCheck } from '../../src/storage/counter-store.js';
-import { RedisCounterStore, type RedisCounterStoreOptions } from '../../src/storage/redis/redis-store.js';
+import {
+  MAX_CHECKS_PER_CALL,
+  RedisCounterStore,
+  type RedisCounterStoreOptions,
+} from '../../src/storage/redis/redis-store.js';
 import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
 
 /** RedisCounterStore's behaviour around the script: round trips, routing, errors, lifecycle. */
@@ -88,6 +92,52 @@ describe('RedisCounterStore', () => {
     await client.script('FLUSH');
     const [decision] = await store.apply([limit('ns_', 'sliding_log', 60)], T);
     expect(decision!.used).toBe(2);
+  });
+
+  it('coalesces the requests of one tick into one script call and answers them in call order', async () => {
+    const store = await RedisCounterStore.create(options());
+    await store.apply([limit('warm_', 'token_bucket', 60)], T);
+    await client.config('RESETSTAT');
+    const decisions = await Promise.all(
+      Array.from({ length: 50 }, () => store.apply([limit('co_', 'sliding_log', 60)], T)),
+    );
+    expect(await scriptCalls(client)).toBe(1);
+    expect(decisions.map(([d]) => d!.overLimit)).toEqual([...Array(10).fill(false), ...Array(40).fill(true)]);
+    expect(decisions.slice(0, 10).map(([d]) => d!.remaining)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+  });
+
+  it('splits a tick into calls of at most MAX_CHECKS_PER_CALL checks', async () => {
+    const store = await RedisCounterStore.create(options());
+    await store.apply([limit('warm_', 'token_bucket', 60)], T);
+    await client.config('RESETSTAT');
+    const count = MAX_CHECKS_PER_CALL + 10;
+    const decisions = await Promise.all(
+      Array.from({ length: count }, () => store.apply([limit('max_', 'fixed_window', 60, '')], T)),
+    );
+    expect(await scriptCalls(client)).toBe(2);
+    expect(decisions.at(-1)![0]!.used).toBe(count);
+  });
+
+  it('makes one call per request when coalescing is off', async () => {
+    const store = await RedisCounterStore.create(options({ coalesce: false }));
+    await store.apply([limit('warm_', 'token_bucket', 60)], T);
+    await client.config('RESETSTAT');
+    await Promise.all(Array.from({ length: 20 }, () => store.apply([limit('nc_', 'token_bucket', 60)], T)));
+    expect(await scriptCalls(client)).toBe(20);
+  });
+
+  it('fails only the request that Redis refuses when requests share a call', async () => {
+    const store = await RedisCounterStore.create(options());
+    await client.set('{bad_}x_', 'not a log');
+    const results = await Promise.allSettled([
+      store.apply([limit('good1_', 'sliding_log', 60)], T),
+      store.apply([limit('bad_', 'sliding_log', 60)], T),
+      store.apply([limit('good2_', 'sliding_log', 60)], T),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const failure = (results[1] as PromiseRejectedResult).reason;
+    expect(failure).toBeInstanceOf(ReplyError);
+    expect(String(failure.message)).toMatch(/^WRONGTYPE/);
   });
 
   it('answers an empty request without calling Redis', async () => {

@@ -18,10 +18,11 @@ export const LUA_FILES: readonly string[] = [
   'apply.lua',
 ];
 
-/** Number of ARGV entries before the first check's fields, and fields per check (see apply.lua). */
+/** ARGV layout (see apply.lua): a call header, then per request a header and fields per check. */
 export const APPLY_HEADER_ARGS = 5;
+export const APPLY_REQUEST_ARGS = 2;
 export const APPLY_ARGS_PER_CHECK = 6;
-/** Reply entries per check: admitted, remaining, duration_ms, used. */
+/** Reply entries per check: admitted (1, 0, or -1 = failed), remaining, duration_ms (or the error), used. */
 export const APPLY_REPLY_PER_CHECK = 4;
 
 /** The repository's `lua/` folder, from src/storage/redis/ as from dist/storage/redis/. */
@@ -29,12 +30,10 @@ export function defaultScriptsDir(): string {
   return fileURLToPath(new URL('../../../lua/', import.meta.url));
 }
 
-/** The decision script: one body, its SHA-1 (what EVALSHA sends) and the ioredis command name. */
+/** The decision script: one body and its SHA-1 (what EVALSHA sends). */
 export interface ApplyScript {
   readonly lua: string;
   readonly sha: string;
-  /** Carries the SHA, so two script versions defined on one shared client never clash. */
-  readonly commandName: string;
 }
 
 /**
@@ -45,35 +44,37 @@ export async function loadApplyScript(dir: string = defaultScriptsDir()): Promis
   const texts = await Promise.all(LUA_FILES.map((file) => readFile(join(dir, file), 'utf8')));
   const lua = texts.map((text, i) => `-- ==== ${LUA_FILES[i]} ====\n${text}`).join('\n');
   const sha = createHash('sha1').update(lua).digest('hex');
-  return { lua, sha, commandName: `ratelimitApply_${sha.slice(0, 12)}` };
+  return { lua, sha };
 }
 
 /**
- * Calls the script with its KEYS, then its ARGV (apply.lua's layout); the key
- * count is fixed by the command (see `applyCommand`). Resolves with the raw
- * reply; rejects with the Redis error.
+ * Runs the script on the node serving `keys` (all in one hash slot); resolves
+ * with the raw reply, rejects with the Redis error.
  */
-export type ApplyCommand = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
+export type ApplyCommand = (keys: readonly string[], argv: readonly (string | number)[]) => Promise<unknown>;
 
 /**
- * The script as an ioredis command taking `numberOfKeys` keys, registered on
- * `client` with `defineCommand` (EVALSHA, falling back to EVAL on NOSCRIPT, per
- * connection) unless it is already there.
+ * The script as a function over `client`: EVALSHA, and EVAL (which also caches
+ * the script) when Redis answers NOSCRIPT — after a restart, a failover to a
+ * replica that never saw it, or SCRIPT FLUSH.
  *
- * One command per key count, because ioredis auto-pipelining on Cluster routes a
- * custom command by its first argument: with a variable key count that would be
- * the count itself, so the key must come first. Every count shares one SHA.
- *
- * The client must not use ioredis `keyPrefix`: keys are complete (CACHE_KEY_PREFIX
- * is already in them) and the store computes their hash slots itself.
+ * Why not ioredis `defineCommand` (CONVENTIONS habit 8): ioredis auto-pipelining
+ * routes a defined command on Cluster by its first argument, which for a script
+ * with a variable key count is the count, not a key (the pipeline then fails
+ * with "All keys in the pipeline should belong to the same slots allocation
+ * group"); one defined command per key count avoids that but every auto-pipeline
+ * copies every defined command when it is created, and a command defined during
+ * a tick is missing from that tick's pipeline. The builtin EVALSHA is routed by
+ * its first key. The client must not use ioredis `keyPrefix`: keys are complete
+ * (CACHE_KEY_PREFIX is already in them) and the store computes their slots.
  */
-export function applyCommand(
-  client: Redis | Cluster,
-  script: ApplyScript,
-  numberOfKeys: number,
-): ApplyCommand {
-  const name = `${script.commandName}_${numberOfKeys}`;
-  const commands = client as unknown as Record<string, ApplyCommand | undefined>;
-  if (typeof commands[name] !== 'function') client.defineCommand(name, { lua: script.lua, numberOfKeys });
-  return commands[name]!.bind(client);
+export function applyCommand(client: Redis | Cluster, script: ApplyScript): ApplyCommand {
+  return async (keys, argv) => {
+    try {
+      return await client.evalsha(script.sha, keys.length, ...keys, ...argv);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(script.lua, keys.length, ...keys, ...argv);
+    }
+  };
 }
