@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= deploy/config
 
-.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e clean
+.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e bench-store clean
 
 help:
 	@echo "make run    install, build and start the service (memory backend, $(CONFIG))"
@@ -52,6 +52,10 @@ test-e2e: build system-deps
 
 test: deps system-deps build lint typecheck circular
 	npx vitest run
+
+# Redis store throughput vs redis-benchmark on the same Redis (prints a table; ~1 minute).
+bench-store: gen system-deps
+	npx vitest run --config bench/vitest.config.ts
 
 clean:
 	rm -rf dist src/gen node_modules
