@@ -22,6 +22,8 @@ export interface RedisTestSentinel {
   readonly masterName: string;
   /** The three sentinels. */
   readonly sentinels: HostPort[];
+  /** Their processes, in the same order (tests pause them with SIGSTOP). */
+  readonly sentinelProcesses: ChildProcess[];
   /** The initial master and replica (roles swap after `failover()`). */
   readonly master: RedisTestServer;
   readonly replica: RedisTestServer;
@@ -79,6 +81,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     return {
       masterName: MASTER_NAME,
       sentinels,
+      sentinelProcesses: started.sentinels,
       master,
       replica,
       url: [MASTER_NAME, ...sentinels.map((s) => `${s.host}:${s.port}`)].join(','),

@@ -58,6 +58,8 @@ export interface RedisConnection {
 }
 
 /** Reconnect backoff after the first successful connect: 50 ms ×1.5 per attempt, capped at 2 s. */
+/** Bound on one question to a sentinel (get-master-addr-by-name), ms. */
+const SENTINEL_COMMAND_TIMEOUT_MS = 1_000;
 const RECONNECT_INITIAL_MS = 50;
 const RECONNECT_MAX_MS = 2_000;
 const MIN_CONNECT_TIMEOUT_MS = 1_000;
@@ -121,9 +123,12 @@ export async function createRedisClient(
   };
   let lastError = '';
   let wasReady = false;
+  /** Reconnects after an unexpected 'end', since the last 'ready'. */
+  let revivals = 0;
   client.on('ready', () => {
     everReady = true;
     wasReady = true;
+    revivals = 0;
     lastError = '';
     log.info({ endpoint: description }, 'redis: ready');
     notify('ready');
@@ -146,10 +151,25 @@ export async function createRedisClient(
     notify('lost');
   });
   client.on('end', () => {
-    if (closing) log.info({ endpoint: description }, 'redis: closed');
-    else log.warn({ endpoint: description }, 'redis: connection ended, not reconnecting');
     wasReady = false;
     notify('ended');
+    if (closing) {
+      log.info({ endpoint: description }, 'redis: closed');
+    } else if (everReady && fatal === undefined) {
+      // ioredis can end a client without asking the retry strategy (seen with Sentinel: a
+      // +switch-master arriving while a reconnect is asking for the master closes the connector
+      // under it); a client that once worked must not stay dead until the pod restarts.
+      const delay = backoffDelayMs(revivals++, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS);
+      log.warn(
+        { endpoint: description, delayMs: Math.round(delay) },
+        'redis: connection ended, reconnecting',
+      );
+      setTimeout(() => {
+        if (!closing && client.status === 'end') client.connect().catch(() => {});
+      }, delay).unref();
+    } else {
+      log.warn({ endpoint: description }, 'redis: connection ended, not reconnecting');
+    }
   });
 
   let connecting: Promise<void> | undefined;
@@ -249,6 +269,8 @@ function buildClient(
       sentinelRetryStrategy: retry,
       // subscribe to +switch-master: reconnect to the new master at once, not when the old one is demoted (~10 s later)
       failoverDetector: true,
+      // a hung sentinel must not block finding the master (ioredis waits for ever by default)
+      sentinelCommandTimeout: SENTINEL_COMMAND_TIMEOUT_MS,
       // REDIS_TLS covers the sentinels too, as in the reference
       enableTLSForSentinelMode: tls !== undefined,
       sentinelTLS: tls,
