@@ -38,6 +38,9 @@ export async function startRedisCluster(options: { password?: string } = {}): Pr
         'nodes.conf',
         '--cluster-node-timeout',
         '2000',
+        // replicas sync at once instead of after the default 5 s, so a master can fail over early
+        '--repl-diskless-sync-delay',
+        '0',
       ]),
     ),
   );
