@@ -60,6 +60,8 @@ export interface Settings {
     readonly resetHeader: string;
   };
   readonly responseDynamicMetadata: boolean;
+  /** HTTP status of an over-limit answer on /auth (AUTH_REQUEST_OVER_LIMIT_STATUS): 403 for nginx, 429 for forward-auth gateways. */
+  readonly authOverLimitStatus: number;
   readonly requestLimits: {
     readonly maxDescriptors: number;
     readonly maxEntries: number;
@@ -165,6 +167,8 @@ export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Se
       resetHeader: str('LIMIT_RESET_HEADER', 'RateLimit-Reset'),
     },
     responseDynamicMetadata: bool('RESPONSE_DYNAMIC_METADATA', false),
+    // nginx auth_request only understands 2xx/401/403; 400 means "malformed" on /auth
+    authOverLimitStatus: read('AUTH_REQUEST_OVER_LIMIT_STATUS', 403, (n, r) => parseIntIn(n, r, 401, 499)),
     requestLimits: {
       maxDescriptors: read('MAX_DESCRIPTORS_PER_REQUEST', 64, (n, r) => parseIntIn(n, r, 1, 100_000)),
       maxEntries: read('MAX_ENTRIES_PER_DESCRIPTOR', 32, (n, r) => parseIntIn(n, r, 1, 100_000)),

@@ -3,6 +3,7 @@ import type { RateLimitResult } from '../core/decision.js';
 import type { RateLimitRequest } from '../core/descriptor.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
+import { authRequestFromHttp, authResponseFor, DEFAULT_OVER_LIMIT_STATUS } from './auth-request.js';
 import { httpStatusFor } from './error-status.js';
 import { requestFromJson, responseToJson } from './json-codec.js';
 
@@ -14,6 +15,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Largest /json body accepted, bytes. */
   readonly maxBodyBytes?: number;
+  /** Status of an over-limit answer on /auth (AUTH_REQUEST_OVER_LIMIT_STATUS); default 403, what nginx auth_request needs. */
+  readonly authOverLimitStatus?: number;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1_048_576;
@@ -22,6 +25,7 @@ const DEFAULT_MAX_BODY_BYTES = 1_048_576;
  * Port 8080 of the reference: `POST /json` (the JSON form of
  * ShouldRateLimit: 200 OK, 429 over limit, 400 malformed, 503 cannot decide)
  * `GET /healthcheck` (200 "OK" when serving, else 500) and `GET /metrics` (Prometheus).
+ * Ours: `/auth`, any method, the gateway check (nginx auth_request, forward-auth); see auth-request.ts.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -30,6 +34,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (path === '/json') {
       handleJson(req, res, options, maxBody).catch((error: unknown) => {
         options.logger.error({ err: error }, '/json handler failed');
+        if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+      });
+    } else if (path === '/auth') {
+      handleAuth(req, res, options).catch((error: unknown) => {
+        options.logger.error({ err: error }, '/auth handler failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
       });
     } else if (path === '/metrics' && options.metrics !== undefined) {
@@ -68,6 +77,29 @@ async function handleJson(
   } catch (error) {
     const { status, message, unexpected } = httpStatusFor(error);
     if (unexpected) options.logger.error({ err: error }, '/json request failed unexpectedly');
+    send(res, status, 'text/plain', `${message}\n`);
+  }
+}
+
+/** 200 allowed, 403 (configurable) over limit, 400 malformed, 503 cannot decide; any body is ignored. */
+async function handleAuth(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: HttpServerOptions,
+): Promise<void> {
+  req.resume();
+  try {
+    const request = authRequestFromHttp(req.headersDistinct, req.url ?? '/');
+    const result = await options.handler.shouldRateLimit(request);
+    const { status, headers } = authResponseFor(
+      result,
+      options.authOverLimitStatus ?? DEFAULT_OVER_LIMIT_STATUS,
+    );
+    res.writeHead(status, { ...headers, 'content-length': 0 });
+    res.end();
+  } catch (error) {
+    const { status, message, unexpected } = httpStatusFor(error);
+    if (unexpected) options.logger.error({ err: error }, '/auth request failed unexpectedly');
     send(res, status, 'text/plain', `${message}\n`);
   }
 }

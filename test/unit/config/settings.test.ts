@@ -77,6 +77,10 @@ describe('loadSettings', () => {
       "BACKEND_TYPE: expected memory or redis (memcache is not supported), got 'memcache'",
     ],
     [{ BACKEND_TYPE: 'etcd' }, 'BACKEND_TYPE: expected one of memory, redis, memcache'],
+    [
+      { AUTH_REQUEST_OVER_LIMIT_STATUS: '400' },
+      'AUTH_REQUEST_OVER_LIMIT_STATUS: expected an integer from 401 to 499',
+    ],
   ])('rejects a bad value naming the variable (%#)', (env, message) => {
     expect(() => loadSettings(env)).toThrow(message);
   });

@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import type { DescriptorStatus, RateLimitResult } from '../../../src/core/decision.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import {
+  authRequestFromHttp,
+  authResponseFor,
+  DEFAULT_OVER_LIMIT_STATUS,
+  decidingStatus,
+  parseDescriptor,
+  parseHits,
+} from '../../../src/http/auth-request.js';
+
+const entries = (...pairs: [string, string][]) => pairs.map(([key, value]) => ({ key, value }));
+
+describe('authRequestFromHttp', () => {
+  it('reads domain, one descriptor per X-RateLimit-Descriptor header and hits from headers', () => {
+    const request = authRequestFromHttp(
+      {
+        'x-ratelimit-domain': ['edge'],
+        'x-ratelimit-descriptor': ['remote_address=10.0.0.1, path=/a', 'tenant=acme'],
+        'x-ratelimit-hits': ['5'],
+      },
+      '/auth',
+    );
+    expect(request).toEqual({
+      domain: 'edge',
+      descriptors: [
+        { entries: entries(['remote_address', '10.0.0.1'], ['path', '/a']) },
+        { entries: entries(['tenant', 'acme']) },
+      ],
+      hitsAddend: 5,
+    });
+  });
+
+  it('reads domain, repeated descriptor= and hits from the query when headers are absent', () => {
+    const request = authRequestFromHttp(
+      {},
+      '/auth?domain=ed%20ge&descriptor=a=1,b=2&descriptor=c=x%2Cy&hits=2',
+    );
+    expect(request).toEqual({
+      domain: 'ed ge',
+      descriptors: [{ entries: entries(['a', '1'], ['b', '2']) }, { entries: entries(['c', 'x,y']) }],
+      hitsAddend: 2,
+    });
+  });
+
+  it('prefers headers over the query for domain and hits, and takes descriptors from both', () => {
+    const request = authRequestFromHttp(
+      { 'x-ratelimit-domain': ['h'], 'x-ratelimit-descriptor': ['k=header'], 'x-ratelimit-hits': ['3'] },
+      '/auth?domain=q&descriptor=k=query&hits=9',
+    );
+    expect(request.domain).toBe('h');
+    expect(request.hitsAddend).toBe(3);
+    expect(request.descriptors.map((d) => d.entries[0]?.value)).toEqual(['header', 'query']);
+  });
+
+  it('defaults hits to 0, which the service counts as 1', () => {
+    const request = authRequestFromHttp(
+      { 'x-ratelimit-domain': ['d'], 'x-ratelimit-descriptor': ['k=v'] },
+      '/auth',
+    );
+    expect(request.hitsAddend).toBe(0);
+  });
+
+  it.each([
+    ['no domain', {}, '/auth?descriptor=k=v', /missing domain/],
+    ['a blank domain', { 'x-ratelimit-domain': ['  '] }, '/auth?descriptor=k=v', /missing domain/],
+    ['no descriptor', { 'x-ratelimit-domain': ['d'] }, '/auth', /missing descriptor/],
+    ['a pair without =', { 'x-ratelimit-domain': ['d'] }, '/auth?descriptor=k', /bad descriptor entry "k"/],
+    [
+      'bad hits',
+      { 'x-ratelimit-domain': ['d'], 'x-ratelimit-hits': ['-1'] },
+      '/auth?descriptor=k=v',
+      /bad hits/,
+    ],
+    ['a bad escape in the domain', {}, '/auth?domain=%zz&descriptor=k=v', /bad percent-encoding in domain/],
+  ])('rejects %s with an InvalidArgumentError naming the problem', (_, headers, url, message) => {
+    expect(() => authRequestFromHttp(headers, url)).toThrow(InvalidArgumentError);
+    expect(() => authRequestFromHttp(headers, url)).toThrow(message);
+  });
+});
+
+describe('parseDescriptor', () => {
+  it('splits on commas and the first =, trims, and percent-decodes keys and values afterwards', () => {
+    expect(parseDescriptor(' path = /a%2Cb%3Dc , q=x=y,user%20id=caf%C3%A9+1 ')).toEqual({
+      entries: entries(['path', '/a,b=c'], ['q', 'x=y'], ['user id', 'café+1']),
+    });
+  });
+
+  it('allows an empty value and skips empty items', () => {
+    expect(parseDescriptor('a=, ,b=1,')).toEqual({ entries: entries(['a', ''], ['b', '1']) });
+  });
+
+  it.each([
+    ['=v', /bad descriptor entry "=v"/],
+    ['k', /bad descriptor entry "k"/],
+    [' , ', /empty descriptor/],
+    ['k=%E0%A4%A', /bad percent-encoding in descriptor value/],
+  ])('rejects %j', (text, message) => {
+    expect(() => parseDescriptor(text)).toThrow(message);
+  });
+});
+
+describe('parseHits', () => {
+  it('accepts whole numbers from 0 to 2^32-1', () => {
+    expect(parseHits('0')).toBe(0);
+    expect(parseHits(' 7 ')).toBe(7);
+    expect(parseHits('4294967295')).toBe(4_294_967_295);
+  });
+
+  it.each(['', '1.5', '1e3', '-1', '0x10', '4294967296', '99999999999'])('rejects %j', (text) => {
+    expect(() => parseHits(text)).toThrow(/bad hits/);
+  });
+});
+
+const limit = (requestsPerUnit: number) => ({ requestsPerUnit, unit: 'MINUTE' as const, name: '' });
+const ok = (remaining: number, requestsPerUnit: number, reset: number): DescriptorStatus => ({
+  code: 'OK',
+  currentLimit: limit(requestsPerUnit),
+  limitRemaining: remaining,
+  durationUntilResetSeconds: reset,
+});
+const over = (requestsPerUnit: number, reset: number): DescriptorStatus => ({
+  code: 'OVER_LIMIT',
+  currentLimit: limit(requestsPerUnit),
+  limitRemaining: 0,
+  durationUntilResetSeconds: reset,
+});
+const unlimited: DescriptorStatus = { code: 'OK', limitRemaining: 4_294_967_295 };
+const result = (statuses: DescriptorStatus[], extra: Partial<RateLimitResult> = {}): RateLimitResult => ({
+  overallCode: statuses.some((s) => s.code === 'OVER_LIMIT') ? 'OVER_LIMIT' : 'OK',
+  statuses,
+  responseHeadersToAdd: [],
+  ...extra,
+});
+
+describe('decidingStatus', () => {
+  it('picks the status with least remaining among those with a limit', () => {
+    expect(decidingStatus([unlimited, ok(9, 10, 5), ok(2, 100, 50), ok(4, 5, 1)])).toEqual(ok(2, 100, 50));
+  });
+
+  it('breaks a tie on remaining by the earlier reset', () => {
+    expect(decidingStatus([ok(2, 10, 30), ok(2, 10, 3)])).toEqual(ok(2, 10, 3));
+  });
+
+  it('picks the over-limit status that resets last when any is over', () => {
+    expect(decidingStatus([ok(0, 10, 1), over(5, 20), over(3, 40)])).toEqual(over(3, 40));
+  });
+
+  it('is undefined when no descriptor had a limit', () => {
+    expect(decidingStatus([unlimited])).toBeUndefined();
+    expect(decidingStatus([])).toBeUndefined();
+  });
+});
+
+describe('authResponseFor', () => {
+  it('answers 200 with X-RateLimit-* of the most restrictive status and no Retry-After when allowed', () => {
+    expect(authResponseFor(result([ok(7, 10, 30), ok(1, 3, 12)]), 403)).toEqual({
+      status: 200,
+      headers: { 'X-RateLimit-Limit': '3', 'X-RateLimit-Remaining': '1', 'X-RateLimit-Reset': '12' },
+    });
+  });
+
+  it('answers the configured status with Retry-After in whole seconds when over the limit', () => {
+    expect(authResponseFor(result([ok(5, 10, 30), over(3, 42)]), 429)).toEqual({
+      status: 429,
+      headers: {
+        'X-RateLimit-Limit': '3',
+        'X-RateLimit-Remaining': '0',
+        'X-RateLimit-Reset': '42',
+        'Retry-After': '42',
+      },
+    });
+    expect(authResponseFor(result([over(3, 42)]), DEFAULT_OVER_LIMIT_STATUS).status).toBe(403);
+  });
+
+  it('answers 200 without rate limit headers when no limit applied', () => {
+    expect(authResponseFor(result([unlimited]), 403)).toEqual({ status: 200, headers: {} });
+  });
+
+  it('passes response_headers_to_add along, ours winning on a name clash', () => {
+    const response = authResponseFor(
+      result([ok(1, 3, 12)], {
+        responseHeadersToAdd: [
+          { key: 'RateLimit-Policy', value: '3;w=60' },
+          { key: 'x-ratelimit-limit', value: 'theirs' },
+        ],
+      }),
+      403,
+    );
+    expect(response.headers).toEqual({
+      'RateLimit-Policy': '3;w=60',
+      'X-RateLimit-Limit': '3',
+      'X-RateLimit-Remaining': '1',
+      'X-RateLimit-Reset': '12',
+    });
+  });
+});
