@@ -77,6 +77,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     rules: () => configSource.current(),
     store,
     clock,
+    observer: metrics.ruleStats(settings.nearLimitRatio),
     options: {
       cacheKeyPrefix: settings.cacheKeyPrefix,
       shadowMode: settings.shadowMode,
@@ -92,9 +93,11 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     logger,
     maxConnectionAgeMs: settings.grpcMaxConnectionAgeMs,
     maxConnectionAgeGraceMs: settings.grpcMaxConnectionAgeGraceMs,
+    onCall: (method, seconds) => metrics.grpcCall(method, seconds),
   });
   const httpServer = createHttpServer({
     handler: service,
+    authOverLimitStatus: settings.authOverLimitStatus,
     isServing: () => health.isServing(),
     logger,
     metrics,

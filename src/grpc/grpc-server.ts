@@ -26,6 +26,8 @@ export interface GrpcServerOptions {
   /** Server keepalive (GRPC_MAX_CONNECTION_AGE / _GRACE), ms. */
   readonly maxConnectionAgeMs: number;
   readonly maxConnectionAgeGraceMs: number;
+  /** Called once per ShouldRateLimit call (errors included) with the method name and its duration in seconds. */
+  readonly onCall?: ((method: string, seconds: number) => void) | undefined;
 }
 
 /** Our .proto files, found beside src/ or dist/ (both sit one level below the repo root). */
@@ -41,18 +43,23 @@ export function createGrpcServer(options: GrpcServerOptions): Server {
     'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs,
   });
   server.addService(RateLimitServiceService, {
-    shouldRateLimit: shouldRateLimitHandler(options.handler, options.logger),
+    shouldRateLimit: shouldRateLimitHandler(options.handler, options.logger, options.onCall),
   });
   options.health.addToServer(server);
   new ReflectionService(reflectionPackage()).addToServer(server);
   return server;
 }
 
-function shouldRateLimitHandler(handler: RateLimitHandler, logger: Logger) {
+function shouldRateLimitHandler(
+  handler: RateLimitHandler,
+  logger: Logger,
+  onCall: ((method: string, seconds: number) => void) | undefined,
+) {
   return (
     call: ServerUnaryCall<ProtoRequest, RateLimitResponse>,
-    callback: sendUnaryData<RateLimitResponse>,
+    done: sendUnaryData<RateLimitResponse>,
   ): void => {
+    const callback = onCall === undefined ? done : timed(done, onCall);
     const fail = (error: unknown): void => {
       const { code, details, unexpected } = grpcStatusFor(error);
       if (unexpected) logger.error({ err: error }, 'ShouldRateLimit failed unexpectedly');
@@ -68,6 +75,20 @@ function shouldRateLimitHandler(handler: RateLimitHandler, logger: Logger) {
     handler.shouldRateLimit(request).then((result) => callback(null, responseToProto(result)), fail);
   };
 }
+
+/** Wraps `done` so that answering reports the call's duration (ratelimit_server.<Method>.response_time). */
+function timed(
+  done: sendUnaryData<RateLimitResponse>,
+  onCall: (method: string, seconds: number) => void,
+): sendUnaryData<RateLimitResponse> {
+  const start = performance.now();
+  return (error, value) => {
+    onCall(SHOULD_RATE_LIMIT, (performance.now() - start) / 1000);
+    done(error, value);
+  };
+}
+
+const SHOULD_RATE_LIMIT = 'ShouldRateLimit';
 
 /** Descriptors for reflection, read once at startup from the same protos the server serves. */
 function reflectionPackage() {

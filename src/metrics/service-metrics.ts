@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RuleStats } from './rule-stats.js';
 
 /**
  * The service's Prometheus metrics, on their own registry (never prom-client's
@@ -45,6 +46,42 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly grpcRequests = new Counter({
+    name: 'ratelimit_service_total_requests',
+    help: 'gRPC calls received, by method (errors included)',
+    labelNames: ['grpc_method'] as const,
+    registers: [this.registry],
+  });
+  readonly grpcResponseTime = new Histogram({
+    name: 'ratelimit_service_response_time_seconds',
+    help: 'gRPC call time in seconds, from the handler receiving the call to handing the answer to grpc-js, by method',
+    labelNames: ['grpc_method'] as const,
+    buckets: [...RESPONSE_TIME_BUCKETS],
+    registers: [this.registry],
+  });
+  private readonly grpcMethods = new Map<
+    string,
+    { count: { inc(): void }; time: { observe(v: number): void } }
+  >();
+  private rules: RuleStats | undefined;
+
+  /** The per rule statistics (created once, on this registry); the service's DecisionObserver. */
+  ruleStats(nearLimitRatio: number): RuleStats {
+    this.rules ??= new RuleStats(this.registry, nearLimitRatio);
+    return this.rules;
+  }
+
+  /** Counts one gRPC call of `method` (e.g. `ShouldRateLimit`) that took `seconds`. */
+  grpcCall(method: string, seconds: number): void {
+    let bound = this.grpcMethods.get(method);
+    if (bound === undefined) {
+      bound = { count: this.grpcRequests.labels(method), time: this.grpcResponseTime.labels(method) };
+      this.grpcMethods.set(method, bound);
+    }
+    bound.count.inc();
+    bound.time.observe(seconds);
+  }
+
   private readonly scrapeHooks: (() => void)[] = [];
   private readonly synced = new Map<string, number>();
 
@@ -69,3 +106,8 @@ export class ServiceMetrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
+
+/** Seconds: 50 µs to 250 ms, dense below 10 ms where a healthy decision lands. */
+export const RESPONSE_TIME_BUCKETS: readonly number[] = Object.freeze([
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+]);

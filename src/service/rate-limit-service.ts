@@ -13,6 +13,7 @@ import type { RuleSet } from '../core/rule-set.js';
 import { UNIT_SECONDS } from '../core/units.js';
 import { counterKey } from '../storage/cache-key.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../storage/counter-store.js';
+import type { DecisionObserver } from './decision-observer.js';
 import { matchDescriptors } from './descriptor-matching.js';
 import { dynamicMetadata } from './dynamic-metadata.js';
 import { validateRequest } from './request-validation.js';
@@ -25,6 +26,8 @@ export interface RateLimitServiceDeps {
   readonly store: CounterStore;
   readonly clock: Clock;
   readonly options: ServiceOptions;
+  /** Statistics hook (per rule counters, errors); absent = no statistics work. */
+  readonly observer?: DecisionObserver | undefined;
 }
 
 /** No limit, replaced, or unknown domain: `{OK}` with nothing else (reference §3.8). */
@@ -46,12 +49,14 @@ export class RateLimitService {
   private readonly store: CounterStore;
   private readonly clock: Clock;
   private readonly options: ServiceOptions;
+  private readonly observer: DecisionObserver | undefined;
 
   constructor(deps: RateLimitServiceDeps) {
     this.rules = deps.rules;
     this.store = deps.store;
     this.clock = deps.clock;
     this.options = deps.options;
+    this.observer = deps.observer;
   }
 
   /**
@@ -61,10 +66,25 @@ export class RateLimitService {
    *
    * @throws InvalidArgumentError, NoConfigError, BackendUnavailableError
    */
-  async shouldRateLimit(req: RateLimitRequest): Promise<RateLimitResult> {
+  shouldRateLimit(req: RateLimitRequest): Promise<RateLimitResult> {
+    return this.observer === undefined ? this.decide(req) : this.decideObserved(req, this.observer);
+  }
+
+  /** `decide`, reporting a failure to the observer before it propagates. */
+  private async decideObserved(req: RateLimitRequest, observer: DecisionObserver): Promise<RateLimitResult> {
+    try {
+      return await this.decide(req);
+    } catch (error) {
+      observer.failed(error);
+      throw error;
+    }
+  }
+
+  private async decide(req: RateLimitRequest): Promise<RateLimitResult> {
     validateRequest(req, this.options.requestLimits);
     const rules = this.rules();
     if (rules === undefined) throw new NoConfigError();
+    if (this.observer !== undefined && !rules.hasDomain(req.domain)) this.observer.domainNotFound(req.domain);
     const nowMs = this.clock.nowMs();
     const matches = matchDescriptors(rules, req);
     const checks = this.checksFor(req, matches);
@@ -148,7 +168,20 @@ export class RateLimitService {
       }
       let status = NO_LIMIT_STATUS;
       if (match !== undefined) {
-        status = limitedStatus(match, decisions, next);
+        const pick = decidingLimit(match, decisions, next);
+        status = limitedStatus(match, decisions[next + pick]!, pick);
+        if (this.observer !== undefined) {
+          const descriptor = req.descriptors[i]!;
+          const hits = hitsFor(req, descriptor);
+          this.observer.charged(
+            req.domain,
+            match,
+            descriptor.entries,
+            hits,
+            match.rule.limits[pick]!,
+            decisions[next + pick]!,
+          );
+        }
         next += match.rule.limits.length;
       }
       statuses[i] = status;
@@ -199,22 +232,16 @@ function withDegradedHeader(headers: readonly HeaderValue[], decisions: readonly
 export const DEGRADED_HEADER = 'X-RateLimit-Degraded';
 
 /**
- * The status of a charged descriptor (reference §4.1) from the decisions of
- * its limits, which start at `first`. The most restrictive limit decides: of
- * the limits over, the one that frees up last (its retry time is when the
- * request would pass); if none is over, the one with the least remaining
- * (first on ties). A shadow-mode rule answers OK when over, keeping the
- * limit, remaining and reset; overrides from Envoy are never shadowed.
+ * Which limit of a charged descriptor decides (index into its limits, whose
+ * decisions start at `first`): the most restrictive one. Of the limits over,
+ * the one that frees up last (its retry time is when the request would
+ * pass); if none is over, the one with the least remaining (first on ties).
  */
-function limitedStatus(
-  match: LimitMatch,
-  decisions: readonly CounterDecision[],
-  first: number,
-): DescriptorStatus {
-  const limits = match.rule.limits;
+function decidingLimit(match: LimitMatch, decisions: readonly CounterDecision[], first: number): number {
+  const count = match.rule.limits.length;
   let pick = 0;
   let decision = decisions[first]!;
-  for (let j = 1; j < limits.length; j++) {
+  for (let j = 1; j < count; j++) {
     const other = decisions[first + j]!;
     const moreRestrictive = other.overLimit
       ? !decision.overLimit || other.resetSeconds > decision.resetSeconds
@@ -224,7 +251,16 @@ function limitedStatus(
       decision = other;
     }
   }
-  const limit = limits[pick]!;
+  return pick;
+}
+
+/**
+ * The status of a charged descriptor (reference §4.1) from the decision of
+ * its deciding limit (`pick`). A shadow-mode rule answers OK when over,
+ * keeping the limit, remaining and reset; overrides from Envoy are never shadowed.
+ */
+function limitedStatus(match: LimitMatch, decision: CounterDecision, pick: number): DescriptorStatus {
+  const limit = match.rule.limits[pick]!;
   const shadowed = match.rule.shadowMode && !match.fromOverride;
   return {
     code: decision.overLimit && !shadowed ? 'OVER_LIMIT' : 'OK',

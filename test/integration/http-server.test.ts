@@ -135,3 +135,19 @@ describe('GET /healthcheck and the debug port', () => {
     ]);
   });
 });
+
+describe('GET /auth through the real server', () => {
+  it('answers over limit with AUTH_REQUEST_OVER_LIMIT_STATUS (429 for forward-auth gateways)', async () => {
+    server = await startServer({ config: CONFIG, env: { AUTH_REQUEST_OVER_LIMIT_STATUS: '429' } });
+    const ask = () =>
+      fetch(`${server?.httpUrl}/auth`, {
+        headers: { 'X-RateLimit-Domain': 'shop', 'X-RateLimit-Descriptor': 'user=forward' },
+      });
+    expect((await ask()).status).toBe(200);
+    expect((await ask()).status).toBe(200);
+    const over = await ask();
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(over.headers.get('x-ratelimit-limit')).toBe('2');
+  });
+});
