@@ -11,7 +11,10 @@ export interface HttpServerOptions {
   readonly handler: { shouldRateLimit(request: RateLimitRequest): Promise<RateLimitResult> };
   readonly isServing: () => boolean;
   /** Prometheus text for GET /metrics. */
-  readonly metrics?: { expose(): Promise<{ contentType: string; body: string }> };
+  readonly metrics?: {
+    expose(): Promise<{ contentType: string; body: string }>;
+    httpCall(route: string, code: number, seconds: number): void;
+  };
   readonly logger: Logger;
   /** Largest /json body accepted, bytes. */
   readonly maxBodyBytes?: number;
@@ -20,6 +23,9 @@ export interface HttpServerOptions {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+
+/** Routes counted by name in the HTTP metrics; any other path is counted as `other`. */
+const ROUTES: ReadonlySet<string> = new Set(['/json', '/auth', '/healthcheck', '/metrics']);
 
 /**
  * Port 8080 of the reference: `POST /json` (the JSON form of
@@ -31,6 +37,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const metrics = options.metrics;
+    if (metrics !== undefined) {
+      const started = performance.now();
+      const route = path !== undefined && ROUTES.has(path) ? path : 'other';
+      res.once('finish', () => metrics.httpCall(route, res.statusCode, (performance.now() - started) / 1000));
+    }
     if (path === '/json') {
       handleJson(req, res, options, maxBody).catch((error: unknown) => {
         options.logger.error({ err: error }, '/json handler failed');

@@ -59,6 +59,19 @@ export class ServiceMetrics {
     buckets: [...RESPONSE_TIME_BUCKETS],
     registers: [this.registry],
   });
+  readonly httpRequests = new Counter({
+    name: 'ratelimit_http_requests_total',
+    help: 'HTTP requests on the service port, by route and status code',
+    labelNames: ['route', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpResponseTime = new Histogram({
+    name: 'ratelimit_http_response_time_seconds',
+    help: 'HTTP request time in seconds, from the request arriving to the answer being written, by route',
+    labelNames: ['route'] as const,
+    buckets: [...RESPONSE_TIME_BUCKETS],
+    registers: [this.registry],
+  });
   private readonly grpcMethods = new Map<
     string,
     { count: { inc(): void }; time: { observe(v: number): void } }
@@ -80,6 +93,16 @@ export class ServiceMetrics {
     }
     bound.count.inc();
     bound.time.observe(seconds);
+  }
+
+  /**
+   * Counts one HTTP request. `route` is one of the server's fixed routes
+   * (`/json`, `/auth`, `/healthcheck`, `/metrics`, or `other`), never the raw
+   * path, so label cardinality stays bounded.
+   */
+  httpCall(route: string, code: number, seconds: number): void {
+    this.httpRequests.labels(route, String(code)).inc();
+    this.httpResponseTime.labels(route).observe(seconds);
   }
 
   private readonly scrapeHooks: (() => void)[] = [];

@@ -47,4 +47,18 @@ describe('GET /metrics', () => {
     expect(reply.headers.get('content-type')).toContain('text/plain');
     expect(await reply.text()).toContain('# TYPE ratelimit_service_config_load_success counter');
   });
+
+  it('counts HTTP requests by fixed route and status, never by raw path', async () => {
+    server = await startServer({ config: { 'shop.yaml': GOOD } });
+    const url = server.httpUrl;
+    await fetch(`${url}/healthcheck`);
+    await fetch(`${url}/no/such/path?x=1`);
+    await fetch(`${url}/json`, { method: 'POST', body: 'not json' });
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toContain('ratelimit_http_requests_total{route="/healthcheck",code="200"} 1');
+    expect(text).toContain('ratelimit_http_requests_total{route="other",code="404"} 1');
+    expect(text).toContain('ratelimit_http_requests_total{route="/json",code="400"} 1');
+    expect(text).not.toContain('/no/such/path');
+    expect(text).toContain('ratelimit_http_response_time_seconds_count{route="/json"} 1');
+  });
 });
