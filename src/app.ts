@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HealthImplementation } from 'grpc-health-check';
 import { createBackend } from './backend.js';
 import { buildConfig } from './config/build-config.js';
@@ -16,6 +17,7 @@ import type { Logger } from './log/logger.js';
 import { ServiceMetrics } from './metrics/service-metrics.js';
 import { RateLimitService } from './service/rate-limit-service.js';
 import type { CounterStore } from './storage/counter-store.js';
+import { createTracing } from './tracing/create-tracing.js';
 
 export interface ListeningPorts {
   readonly grpcPort: number;
@@ -51,6 +53,8 @@ export interface AppDeps {
    * the reference does); without it the app logs at fatal and stays NOT_SERVING.
    */
   readonly onFatal?: ((error: Error) => void) | undefined;
+  /** With tracing on, replaces the batch processor + OTLP exporter (tests inject an in-memory exporter). */
+  readonly spanProcessor?: SpanProcessor | undefined;
 }
 
 /** Composition root: builds every part from settings and wires them; nothing here reads env or argv. */
@@ -59,7 +63,8 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   const grpcHealth = new HealthImplementation();
   const health = new HealthState(grpcHealth);
   const metrics = new ServiceMetrics();
-  const backend = createBackend(settings, { ...deps, health, metrics });
+  const tracing = createTracing(settings.tracing, { spanProcessor: deps.spanProcessor });
+  const backend = createBackend(settings, { ...deps, health, metrics, tracing });
   const store = backend.store;
   const configSource = new ConfigSource({
     roots: [...settings.configPaths],
@@ -94,6 +99,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     maxConnectionAgeMs: settings.grpcMaxConnectionAgeMs,
     maxConnectionAgeGraceMs: settings.grpcMaxConnectionAgeGraceMs,
     onCall: (method, seconds) => metrics.grpcCall(method, seconds),
+    tracing,
   });
   const httpServer = createHttpServer({
     handler: service,
@@ -135,6 +141,12 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       ]);
       await configSource.close();
       await backend.stop();
+      // spans of the last calls are still queued in the batch processor
+      await tracing
+        ?.shutdown(settings.shutdownGraceMs)
+        .catch((error: Error) =>
+          logger.warn({ error: error.message }, 'tracing: could not export the last spans'),
+        );
       logger.info('stopped');
     },
   };

@@ -10,6 +10,8 @@ import { entriesForBytes, LocalOverLimitCache } from './storage/over-limit-cache
 import { createRedisClient, type RedisConnection } from './storage/redis/redis-connection.js';
 import { RedisCounterStore } from './storage/redis/redis-store.js';
 import { ResilientCounterStore } from './storage/resilient-store.js';
+import type { Tracing } from './tracing/tracing.js';
+import { TracingCounterStore } from './tracing/tracing-store.js';
 
 /** The store the service uses, and its lifecycle. Part of the composition root. */
 export interface Backend {
@@ -28,6 +30,8 @@ export interface BackendDeps {
   readonly store?: CounterStore | undefined;
   /** The backend can never become ready (credentials refused, startup time exhausted). */
   readonly onFatal?: ((error: Error) => void) | undefined;
+  /** When set (tracing on), every store call gets a `backend apply` span; undefined leaves the store as is. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /**
@@ -36,6 +40,12 @@ export interface BackendDeps {
  * RedisCounterStore. Health follows what the chosen failure mode can answer.
  */
 export function createBackend(settings: Settings, deps: BackendDeps): Backend {
+  const backend = createUntracedBackend(settings, deps);
+  if (deps.tracing === undefined) return backend;
+  return { ...backend, store: new TracingCounterStore(backend.store, deps.tracing) };
+}
+
+function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
   const { logger, clock, health } = deps;
   if (deps.store !== undefined) {
     const store = deps.store;
@@ -66,7 +76,19 @@ export function createBackend(settings: Settings, deps: BackendDeps): Backend {
     apply(checks: readonly CounterCheck[], nowMs: number): Promise<CounterDecision[]> {
       if (redisStore === undefined)
         return Promise.reject(new BackendUnavailableError('redis backend not started'));
-      return redisStore.apply(checks, nowMs);
+      const started = performance.now();
+      const observe = (outcome: 'ok' | 'error') =>
+        deps.metrics.backendCall('redis', outcome, (performance.now() - started) / 1000);
+      return redisStore.apply(checks, nowMs).then(
+        (decisions) => {
+          observe('ok');
+          return decisions;
+        },
+        (error: unknown) => {
+          observe('error');
+          throw error;
+        },
+      );
     },
     isReady: () => redisStore?.isReady() ?? false,
     close: async () => redisStore?.close(),

@@ -9,6 +9,7 @@ import {
   parseRatio,
   SettingError,
 } from './settings-parsers.js';
+import { loadTracingSettings, type TracingSettings } from './tracing-settings.js';
 import { unsupportedSettingWarnings } from './unsupported-settings.js';
 
 export { SettingError } from './settings-parsers.js';
@@ -46,6 +47,8 @@ export interface Settings {
   readonly redis: RedisSettings | undefined;
   /** FAILURE_MODE, BACKEND_TIMEOUT, circuit breaker, local over-limit cache. */
   readonly resilience: ResilienceSettings;
+  /** OpenTelemetry tracing (TRACING_*, OTEL_EXPORTER_OTLP_*); off by default. */
+  readonly tracing: TracingSettings;
   readonly logLevel: string;
   readonly logFormat: LogFormat;
   readonly shadowMode: boolean;
@@ -146,6 +149,7 @@ export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Se
     backend,
     redis: redisPart?.redis,
     resilience: loadResilienceSettings(env),
+    tracing: loadTracingSettings(env),
     logLevel: normaliseLevel(
       flagOr(flags.logLevel, '--log-level', read('LOG_LEVEL', 'info', levelParser), levelParser),
     ),

@@ -24,7 +24,6 @@ const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = 
   ['EXTRA_TAGS', 'stats tags are not supported'],
   ['STATS_FLUSH_INTERVAL', 'stats are not pushed'],
   ['DISABLE_STATS', 'stats are not pushed'],
-  ['TRACING_', 'tracing is not supported yet'],
 ];
 
 /** Set but meaningless here or deprecated upstream; accepted silently for drop-in manifests. */
@@ -35,7 +34,6 @@ const ACCEPTED = new Set([
   'CONFIG_TYPE=FILE',
   'USE_STATSD=false',
   'DISABLE_STATS=true',
-  'TRACING_ENABLED=false',
 ]);
 
 /** Redis-only settings: read with the redis backend, reported as ignored with the memory backend. */

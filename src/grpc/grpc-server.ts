@@ -11,6 +11,8 @@ import {
   RateLimitServiceService,
 } from '../gen/envoy/service/ratelimit/v3/rls.js';
 import type { Logger } from '../log/logger.js';
+import { GrpcCallSpan } from '../tracing/call-span.js';
+import type { Tracing } from '../tracing/tracing.js';
 import { grpcStatusFor } from './error-status.js';
 import { requestFromProto, responseToProto } from './rls-codec.js';
 
@@ -28,6 +30,8 @@ export interface GrpcServerOptions {
   readonly maxConnectionAgeGraceMs: number;
   /** Called once per ShouldRateLimit call (errors included) with the method name and its duration in seconds. */
   readonly onCall?: ((method: string, seconds: number) => void) | undefined;
+  /** When set (tracing on), each ShouldRateLimit call gets a server span; undefined adds no work per call. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /** Our .proto files, found beside src/ or dist/ (both sit one level below the repo root). */
@@ -43,7 +47,7 @@ export function createGrpcServer(options: GrpcServerOptions): Server {
     'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs,
   });
   server.addService(RateLimitServiceService, {
-    shouldRateLimit: shouldRateLimitHandler(options.handler, options.logger, options.onCall),
+    shouldRateLimit: shouldRateLimitHandler(options.handler, options.logger, options.onCall, options.tracing),
   });
   options.health.addToServer(server);
   new ReflectionService(reflectionPackage()).addToServer(server);
@@ -54,15 +58,20 @@ function shouldRateLimitHandler(
   handler: RateLimitHandler,
   logger: Logger,
   onCall: ((method: string, seconds: number) => void) | undefined,
+  tracing: Tracing | undefined,
 ) {
   return (
     call: ServerUnaryCall<ProtoRequest, RateLimitResponse>,
     done: sendUnaryData<RateLimitResponse>,
   ): void => {
-    const callback = onCall === undefined ? done : timed(done, onCall);
+    const span =
+      tracing === undefined ? undefined : new GrpcCallSpan(tracing, SHOULD_RATE_LIMIT, call.metadata);
+    const answer = onCall === undefined ? done : timed(done, onCall);
+    const callback = span === undefined ? answer : ending(answer, span);
     const fail = (error: unknown): void => {
       const { code, details, unexpected } = grpcStatusFor(error);
       if (unexpected) logger.error({ err: error }, 'ShouldRateLimit failed unexpectedly');
+      span?.failed(code, details);
       callback({ code, details });
     };
     let request: RateLimitRequest;
@@ -72,7 +81,28 @@ function shouldRateLimitHandler(
       fail(error);
       return;
     }
-    handler.shouldRateLimit(request).then((result) => callback(null, responseToProto(result)), fail);
+    if (span === undefined) {
+      handler.shouldRateLimit(request).then((result) => callback(null, responseToProto(result)), fail);
+      return;
+    }
+    span.request(request);
+    span
+      .run(() => handler.shouldRateLimit(request))
+      .then((result) => {
+        span.decided(result);
+        callback(null, responseToProto(result));
+      }, fail);
+  };
+}
+
+/** Wraps `done` so that the span ends (and, with a simple processor, is exported) before the answer goes out. */
+function ending(
+  done: sendUnaryData<RateLimitResponse>,
+  span: GrpcCallSpan,
+): sendUnaryData<RateLimitResponse> {
+  return (error, value) => {
+    span.end();
+    done(error, value);
   };
 }
 

@@ -59,6 +59,13 @@ export class ServiceMetrics {
     buckets: [...RESPONSE_TIME_BUCKETS],
     registers: [this.registry],
   });
+  readonly backendCallTime = new Histogram({
+    name: 'ratelimit_backend_call_seconds',
+    help: 'Backend (Redis) call time in seconds, one script round trip per call, by backend and outcome',
+    labelNames: ['backend', 'outcome'] as const,
+    buckets: [...RESPONSE_TIME_BUCKETS],
+    registers: [this.registry],
+  });
   readonly httpRequests = new Counter({
     name: 'ratelimit_http_requests_total',
     help: 'HTTP requests on the service port, by route and status code',
@@ -93,6 +100,11 @@ export class ServiceMetrics {
     }
     bound.count.inc();
     bound.time.observe(seconds);
+  }
+
+  /** Times one backend call (`outcome` ok or error). */
+  backendCall(backend: string, outcome: 'ok' | 'error', seconds: number): void {
+    this.backendCallTime.labels(backend, outcome).observe(seconds);
   }
 
   /**

@@ -97,6 +97,16 @@ describe('Redis single', () => {
     ];
     expect(codes).toEqual([Code.OK, Code.OK, Code.OK, Code.OVER_LIMIT]);
   });
+
+  it('times every Redis call in ratelimit_backend_call_seconds', async () => {
+    const { server, client } = await serve({ REDIS_URL: redis.url, CACHE_KEY_PREFIX: `${randomUUID()}_` });
+    await untilServing(server);
+    await ask(client);
+    await ask(client);
+    const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    const count = /^ratelimit_backend_call_seconds_count\{backend="redis",outcome="ok"\} (\d+)$/m.exec(text);
+    expect(Number(count?.[1])).toBeGreaterThanOrEqual(2);
+  });
 });
 
 describe('REDIS_PERSECOND', () => {

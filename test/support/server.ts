@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { type App, createApp } from '../../src/app.js';
 import { loadSettings } from '../../src/config/settings.js';
 import type { Clock } from '../../src/core/clock.js';
@@ -27,6 +28,8 @@ export interface StartServerOptions {
   readonly logger?: Logger;
   /** A store to use instead of the memory backend. */
   readonly store?: CounterStore;
+  /** With tracing on (env TRACING_ENABLED=true), receives the spans instead of an OTLP exporter. */
+  readonly spanProcessor?: SpanProcessor;
 }
 
 /** Writes `files` into a new temp directory and returns its path. */
@@ -57,6 +60,7 @@ export async function startServer(options: StartServerOptions): Promise<TestServ
     logger: options.logger ?? silentLogger(),
     clock: options.clock ?? systemClock,
     store: options.store,
+    spanProcessor: options.spanProcessor,
   });
   const ports = await app.start();
   return {
