@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= deploy/config
 
-.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e bench-store clean
+.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e bench-store bench bench-quick clean
 
 help:
 	@echo "make run    install, build and start the service (memory backend, $(CONFIG))"
@@ -56,6 +56,18 @@ test: deps system-deps build lint typecheck circular
 # Redis store throughput vs redis-benchmark on the same Redis (prints a table; ~1 minute).
 bench-store: gen system-deps
 	npx vitest run --config bench/vitest.config.ts
+
+# End-to-end service benchmarks with h2load against a no-op gRPC ceiling; rewrites BENCHMARKS.md.
+# bench-quick: < 2 minutes; bench: the full matrix, < 15 minutes.
+bench: build
+	@scripts/ensure-bench-packages.sh
+	npx tsc -p bench/tsconfig.json
+	node dist/bench/bench/run.js
+
+bench-quick: build
+	@scripts/ensure-bench-packages.sh
+	npx tsc -p bench/tsconfig.json
+	node dist/bench/bench/run.js --quick
 
 clean:
 	rm -rf dist src/gen node_modules
