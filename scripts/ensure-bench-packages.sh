@@ -3,6 +3,7 @@
 # h2load (nghttp2-client), the HTTP/2 load generator, and redis-server/redis-tools
 # (redis-cli, redis-benchmark). Runs apt-get only as root; otherwise says what to install.
 set -euo pipefail
+source "$(dirname "$0")/lib/apt-install-missing.sh"
 
 missing=()
 command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
@@ -10,21 +11,4 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
 
-if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
-# de-duplicate
-mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "missing Debian packages for the benchmarks: ${missing[*]}" >&2
-  echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
-fi
-echo "installing Debian packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# The harness starts its own redis-server on a loopback port; keep apt from starting system services.
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1; fi
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
+install_missing "the benchmarks" "${missing[@]}"

@@ -7,6 +7,7 @@ import { createRlsClient, entries } from '../support/grpc-client.js';
 import { healthCheck } from '../support/grpc-extras.js';
 import {
   countBy,
+  FAULT_ENV,
   faultWindow,
   isClean,
   type LoadRun,
@@ -39,12 +40,6 @@ descriptors:
   - key: big
     rate_limit: { unit: hour, requests_per_unit: 1000000 }
 `,
-};
-const FAULT_ENV = {
-  FAILURE_MODE: 'error',
-  BACKEND_TIMEOUT: process.env.FAULT_BACKEND_TIMEOUT ?? '50ms',
-  CIRCUIT_BREAKER_MIN_BACKOFF: '100ms',
-  CIRCUIT_BREAKER_MAX_BACKOFF: '500ms',
 };
 const CALLERS = 8;
 /** An error answered this late waited for the 50 ms BACKEND_TIMEOUT (short-circuited ones take a few ms). */
@@ -88,7 +83,7 @@ const logger = process.env.FAULT_LOG
 async function serve(env: Record<string, string>): Promise<TestServer> {
   server = await startServer({
     config: CONFIG,
-    env: { ...FAULT_ENV, ...env },
+    env: { FAILURE_MODE: 'error', ...FAULT_ENV, ...env },
     ...(logger ? { logger } : {}),
   });
   const address = server.grpcAddress;

@@ -8,6 +8,7 @@ import {
   admissionsPerWindow,
   countBy,
   excessOver,
+  FAULT_ENV,
   faultWindow,
   gcFunction,
   isClean,
@@ -46,17 +47,6 @@ descriptors:
   - key: small
     rate_limit: { unit: second, requests_per_unit: ${SMALL_LIMIT} }
 `,
-};
-/**
- * Settings under test besides REDIS_URL, FAILURE_MODE and CACHE_KEY_PREFIX.
- * BACKEND_TIMEOUT is 50 ms, not the default 15 ms: the load generator shares
- * the service's process and 2 cores, and at 15 ms its own event-loop stalls
- * time out healthy calls (docs/failure-modes.md).
- */
-const FAULT_ENV = {
-  BACKEND_TIMEOUT: process.env.FAULT_BACKEND_TIMEOUT ?? '50ms',
-  CIRCUIT_BREAKER_MIN_BACKOFF: '100ms',
-  CIRCUIT_BREAKER_MAX_BACKOFF: '500ms',
 };
 const BIG_CALLERS = 6;
 const SMALL_CALLERS = 2;

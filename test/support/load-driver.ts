@@ -85,6 +85,18 @@ export interface LoadRun {
   stop(): Promise<LoadCounts>;
 }
 
+/**
+ * Time budget and breaker settings shared by the fault tests. BACKEND_TIMEOUT
+ * is 50 ms, not the default 15 ms: the load generator shares the service's
+ * process and 2 cores, and at 15 ms its own event-loop stalls time out healthy
+ * calls (docs/failure-modes.md). FAULT_BACKEND_TIMEOUT overrides it.
+ */
+export const FAULT_ENV: Readonly<Record<string, string>> = {
+  BACKEND_TIMEOUT: process.env.FAULT_BACKEND_TIMEOUT ?? '50ms',
+  CIRCUIT_BREAKER_MIN_BACKOFF: '100ms',
+  CIRCUIT_BREAKER_MAX_BACKOFF: '500ms',
+};
+
 export const DEGRADED_HEADER = 'x-ratelimit-degraded';
 
 const STATUS_NAMES = new Map<number, string>(
