@@ -14,7 +14,7 @@ import { HealthState } from './health/health-state.js';
 import { createDebugServer } from './http/debug-server.js';
 import { createHttpServer } from './http/http-server.js';
 import type { Logger } from './log/logger.js';
-import { ServiceMetrics } from './metrics/service-metrics.js';
+import { type MetricsExposition, ServiceMetrics } from './metrics/service-metrics.js';
 import { RateLimitService } from './service/rate-limit-service.js';
 import type { CounterStore } from './storage/counter-store.js';
 import { createTracing } from './tracing/create-tracing.js';
@@ -55,6 +55,12 @@ export interface AppDeps {
   readonly onFatal?: ((error: Error) => void) | undefined;
   /** With tracing on, replaces the batch processor + OTLP exporter (tests inject an in-memory exporter). */
   readonly spanProcessor?: SpanProcessor | undefined;
+  /**
+   * Under --workers N: given this process's metrics, returns what GET /metrics
+   * serves instead, the whole pod's (workers/worker-link.ts). Unset: this
+   * process's own.
+   */
+  readonly podMetrics?: ((local: ServiceMetrics) => () => Promise<MetricsExposition>) | undefined;
 }
 
 /** Composition root: builds every part from settings and wires them; nothing here reads env or argv. */
@@ -101,12 +107,16 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     onCall: (method, seconds) => metrics.grpcCall(method, seconds),
     tracing,
   });
+  const podExpose = deps.podMetrics?.(metrics);
   const httpServer = createHttpServer({
     handler: service,
     authOverLimitStatus: settings.authOverLimitStatus,
     isServing: () => health.isServing(),
     logger,
-    metrics,
+    metrics:
+      podExpose === undefined
+        ? metrics
+        : { expose: podExpose, httpCall: (route, code, seconds) => metrics.httpCall(route, code, seconds) },
   });
   const debugServer = createDebugServer({ describeConfig: () => configSource.current()?.describe() });
   health.onChange((serving) =>

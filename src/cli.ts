@@ -4,15 +4,17 @@
  * commands it calls) that reads process.env and argv, handles signals and
  * sets the exit code.
  */
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { createApp, InitialConfigError } from './app.js';
+import { createApp, InitialConfigError, type ListeningPorts } from './app.js';
 import { checkCommand } from './commands/check.js';
 import { validateCommand } from './commands/validate.js';
 import { formatProblem } from './config/config-problem.js';
-import { loadSettings, SettingError } from './config/settings.js';
+import { loadSettings, SettingError, type Settings } from './config/settings.js';
 import { parseBool } from './config/settings-parsers.js';
 import { systemClock } from './core/system-clock.js';
-import { createLogger } from './log/logger.js';
+import { createLogger, type Logger } from './log/logger.js';
+import type { WorkerLink } from './workers/worker-link.js';
 
 const USAGE = `usage: ratelimit <command> [options]
 
@@ -22,7 +24,9 @@ commands:
             --grpc-port N (GRPC_PORT, 8081)  --http-port N (PORT, 8080)  --debug-port N (DEBUG_PORT, 6070)
             --backend memory|redis (BACKEND_TYPE; redis when REDIS_URL is set)  --log-level L (LOG_LEVEL, info)  --log-format json|text (LOG_FORMAT)
             --force-start-without-initial-config (FORCE_START_WITHOUT_INITIAL_CONFIG)
-            port 0 picks a free port; a flag beats its env var
+            --workers N|auto (WORKERS, 1): processes sharing the ports, one per CPU with 0 or auto;
+              above 1 needs the redis backend (the memory backend counts per process)
+            port 0 picks a free port (with --workers, once, in the primary); a flag beats its env var
   validate  PATH...  check config files as serve loads them; prints file:line:col: message, exit 1 on any problem
   check     --domain D --descriptor k=v[,k=v]... [--descriptor ...] [--hits N] [--addr host:port (127.0.0.1:8081)]
             ask a running service; exit 0 OK, 2 OVER_LIMIT, 1 error
@@ -61,6 +65,7 @@ async function serve(args: readonly string[]): Promise<number> {
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
       'force-start-without-initial-config': { type: 'boolean' },
+      workers: { type: 'string' },
     },
   });
   const { settings, warnings } = loadSettings(process.env, {
@@ -72,14 +77,52 @@ async function serve(args: readonly string[]): Promise<number> {
     logLevel: values['log-level'],
     logFormat: values['log-format'],
     forceStartWithoutInitialConfig: values['force-start-without-initial-config'],
+    workers: values.workers,
   });
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
-  for (const warning of warnings) logger.warn(warning);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  if (settings.workers > 1 && cluster.isPrimary) {
+    for (const warning of warnings) logger.warn(warning);
+    return servePrimary(settings, logger, args);
+  }
+  if (settings.workers > 1) {
+    // a cluster worker: the primary logged the warnings and prints the banner
+    const { WorkerLink } = await import('./workers/worker-link.js');
+    return serveApp(settings, logger, new WorkerLink(process));
+  }
+  for (const warning of warnings) logger.warn(warning);
+  return serveApp(settings, logger, undefined);
+}
 
+/** The primary of --workers N: forks the workers, relays SIGTERM/SIGINT to them. */
+async function servePrimary(settings: Settings, logger: Logger, args: readonly string[]): Promise<number> {
+  const { ClusterPrimary } = await import('./workers/primary.js');
+  const { portFlags, resolveListenPorts } = await import('./workers/free-ports.js');
+  const ports = await resolveListenPorts(settings);
+  const primary = new ClusterPrimary({
+    workers: settings.workers,
+    args: ['serve', ...args, ...portFlags(ports)],
+    logger,
+    // each worker has the grace period to finish its calls, then a little longer to close Redis and exit
+    stopTimeoutMs: settings.shutdownGraceMs + 5_000,
+    onListening: (ports) => printBanner(settings, ports),
+  });
+  const onSignal = (signal: NodeJS.Signals) => primary.stop(signal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return primary.run();
+}
+
+/** One process serving: the whole service (workers = 1), or one worker of the pod (`link` set). */
+async function serveApp(settings: Settings, logger: Logger, link: WorkerLink | undefined): Promise<number> {
   let fatal: ((error: Error) => void) | undefined;
-  const app = createApp(settings, { logger, clock: systemClock, onFatal: (error) => fatal?.(error) });
-  let ports: Awaited<ReturnType<typeof app.start>>;
+  const app = createApp(settings, {
+    logger,
+    clock: systemClock,
+    onFatal: (error) => fatal?.(error),
+    podMetrics: link?.podMetrics,
+  });
+  let ports: ListeningPorts;
   try {
     ports = await app.start();
   } catch (error) {
@@ -88,26 +131,16 @@ async function serve(args: readonly string[]): Promise<number> {
       logger.fatal(
         `${error.message}; not starting (set FORCE_START_WITHOUT_INITIAL_CONFIG=true to start anyway)`,
       );
-      return 1;
+      return endWorker(link, 1);
     }
     throw error;
   }
-  if (settings.logFormat === 'text') {
-    process.stderr.write(
-      `\nratelimit is listening: gRPC 127.0.0.1:${ports.grpcPort}, HTTP http://127.0.0.1:${ports.httpPort}, debug http://127.0.0.1:${ports.debugPort}\n` +
-        `try it (in another terminal):\n  node dist/cli.js check --addr 127.0.0.1:${ports.grpcPort} --domain example --descriptor user=alice\n\n`,
-    );
-  }
-  return new Promise<number>((resolve) => {
+  if (link === undefined) printBanner(settings, ports);
+  else link.ready(ports);
+  const code = await new Promise<number>((resolve) => {
     let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        resolve(1);
-        return;
-      }
+    const stop = () => {
       stopping = true;
-      logger.info({ signal }, 'signal received');
       app.stop().then(
         () => resolve(0),
         (error: unknown) => {
@@ -116,8 +149,23 @@ async function serve(args: readonly string[]): Promise<number> {
         },
       );
     };
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      logger.info({ signal }, 'signal received');
+      stop();
+    };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // the primary's request; idempotent, so a worker also hit by the terminal's SIGINT stops once, gracefully
+    link?.onShutdown(() => {
+      if (stopping) return;
+      logger.info('shutdown requested by the primary');
+      stop();
+    });
     // the backend can never become ready (e.g. Redis refused the password): exit non-zero, as the reference does
     fatal = () => {
       if (stopping) return;
@@ -128,6 +176,24 @@ async function serve(args: readonly string[]): Promise<number> {
       );
     };
   });
+  return endWorker(link, code);
+}
+
+/** A worker's IPC channel keeps it alive: close it (as a planned disconnect) so the process can exit. */
+function endWorker(link: WorkerLink | undefined, code: number): number {
+  if (link !== undefined) {
+    link.close();
+    cluster.worker?.disconnect();
+  }
+  return code;
+}
+
+function printBanner(settings: Settings, ports: ListeningPorts): void {
+  if (settings.logFormat !== 'text') return;
+  process.stderr.write(
+    `\nratelimit is listening: gRPC 127.0.0.1:${ports.grpcPort}, HTTP http://127.0.0.1:${ports.httpPort}, debug http://127.0.0.1:${ports.debugPort}\n` +
+      `try it (in another terminal):\n  node dist/cli.js check --addr 127.0.0.1:${ports.grpcPort} --domain example --descriptor user=alice\n\n`,
+  );
 }
 
 async function validate(args: readonly string[]): Promise<number> {
@@ -196,5 +262,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`${error.stack}\n`);
     }
     process.exitCode = 1;
+    // a worker's IPC channel (and whatever the failed start left open) would keep it running
+    if (cluster.isWorker) process.exit(1);
   },
 );

@@ -4,8 +4,12 @@
  * message an operator can act on.
  */
 export class SettingError extends Error {
-  constructor(name: string, raw: string, expected: string) {
-    super(`${name}: expected ${expected}, got '${raw}'`);
+  /** `name: expected <expected>, got '<raw>'`. */
+  constructor(name: string, raw: string, expected: string);
+  /** A whole message, for settings that are valid alone but not together. */
+  constructor(message: string);
+  constructor(nameOrMessage: string, raw?: string, expected?: string) {
+    super(raw === undefined ? nameOrMessage : `${nameOrMessage}: expected ${expected}, got '${raw}'`);
     this.name = 'SettingError';
   }
 }
@@ -73,4 +77,18 @@ export function parseChoice<T extends string>(name: string, raw: string, choices
   const found = choices.find((choice) => choice === lower);
   if (found === undefined) throw new SettingError(name, raw, `one of ${choices.join(', ')}`);
   return found;
+}
+
+/**
+ * A worker process count: a positive integer, or `0` / `auto` for one per
+ * CPU (`cpuCount()`, i.e. os.availableParallelism()).
+ */
+export function parseWorkerCount(name: string, raw: string, cpuCount: () => number): number {
+  const text = raw.trim().toLowerCase();
+  if (text === 'auto' || text === '0') return Math.max(1, cpuCount());
+  const value = Number(text);
+  if (text === '' || !Number.isInteger(value) || value < 1 || value > 1024) {
+    throw new SettingError(name, raw, 'an integer from 1 to 1024, or 0 / auto for one per CPU');
+  }
+  return value;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { loadRedisSettings, type RedisSettings } from './redis-settings.js';
 import { loadResilienceSettings, type ResilienceSettings } from './resilience-settings.js';
 import {
@@ -7,6 +8,7 @@ import {
   parseIntIn,
   parsePort,
   parseRatio,
+  parseWorkerCount,
   SettingError,
 } from './settings-parsers.js';
 import { loadTracingSettings, type TracingSettings } from './tracing-settings.js';
@@ -78,6 +80,12 @@ export interface Settings {
   readonly shutdownGraceMs: number;
   /** Debounce of config file events before a reload. */
   readonly configReloadDebounceMs: number;
+  /**
+   * Processes serving the ports (--workers / WORKERS, default 1; 0 or auto =
+   * one per CPU). Above 1 a primary forks that many workers (node:cluster);
+   * only with a shared backend (redis), see docs/workers.md.
+   */
+  readonly workers: number;
 }
 
 /** CLI flags of `serve`; undefined = not given (the env var or default applies). */
@@ -90,7 +98,16 @@ export interface SettingFlags {
   readonly logLevel?: string | undefined;
   readonly logFormat?: string | undefined;
   readonly forceStartWithoutInitialConfig?: boolean | undefined;
+  readonly workers?: string | undefined;
 }
+
+/** What the settings need to know about the machine; tests pass their own. */
+export interface SystemInfo {
+  /** CPUs this process may use (os.availableParallelism()). */
+  readonly cpuCount: () => number;
+}
+
+const SYSTEM: SystemInfo = { cpuCount: availableParallelism };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -107,7 +124,11 @@ const LOG_LEVELS = [
 ] as const;
 
 /** Builds Settings from env vars and flags; throws SettingError on a bad value. Also returns startup warnings. */
-export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Settings; warnings: string[] } {
+export function loadSettings(
+  env: Env,
+  flags: SettingFlags = {},
+  system: SystemInfo = SYSTEM,
+): { settings: Settings; warnings: string[] } {
   const str = (name: string, fallback: string): string => env[name] ?? fallback;
   const read = <T>(name: string, fallback: T, parse: (name: string, raw: string) => T): T => {
     const raw = env[name];
@@ -183,6 +204,7 @@ export function loadSettings(env: Env, flags: SettingFlags = {}): { settings: Se
     grpcMaxConnectionAgeGraceMs: read('GRPC_MAX_CONNECTION_AGE_GRACE', 3_600_000, parseDurationMs),
     shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', 10_000, parseDurationMs),
     configReloadDebounceMs: read('CONFIG_RELOAD_DEBOUNCE', 250, parseDurationMs),
+    workers: parseWorkers(flags.workers, env, backend, system),
   };
   const warnings = [...(redisPart?.warnings ?? []), ...unsupportedSettingWarnings(env, backend)];
   return { settings, warnings };
@@ -195,6 +217,24 @@ function parseBackend(flag: string | undefined, env: Env): BackendType {
   const choice = parseChoice(name, raw, ['memory', 'redis', 'memcache'] as const);
   if (choice === 'memcache') throw new SettingError(name, raw, 'memory or redis (memcache is not supported)');
   return choice;
+}
+
+function parseWorkers(flag: string | undefined, env: Env, backend: BackendType, system: SystemInfo): number {
+  const raw = flag ?? env.WORKERS;
+  const name = flag === undefined ? 'WORKERS' : '--workers';
+  if (raw === undefined || raw === '') return 1;
+  const workers = parseWorkerCount(name, raw, system.cpuCount);
+  if (workers > 1 && backend === 'memory') {
+    // each process would count on its own: N workers would admit up to N times every limit
+    const given = String(workers) === raw.trim() ? `${name} ${raw}` : `${name} ${raw} (${workers} workers)`;
+    throw new SettingError(
+      `${given} cannot be used with the memory backend: it keeps counters inside each process, ` +
+        `so each of the ${workers} workers would enforce every limit on its own and the pod would admit ` +
+        `up to ${workers}x each limit. Use the redis backend (--backend redis, REDIS_URL) to share ` +
+        `counters between workers, or run one worker.`,
+    );
+  }
+  return workers;
 }
 
 function levelParser(name: string, raw: string): string {

@@ -5,16 +5,16 @@ import { ReflectionService } from '@grpc/reflection';
 import { type HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { RateLimitResult } from '../core/decision.js';
 import type { RateLimitRequest } from '../core/descriptor.js';
-import {
-  type RateLimitRequest as ProtoRequest,
-  type RateLimitResponse,
-  RateLimitServiceService,
+import type {
+  RateLimitRequest as ProtoRequest,
+  RateLimitResponse,
 } from '../gen/envoy/service/ratelimit/v3/rls.js';
 import type { Logger } from '../log/logger.js';
 import { GrpcCallSpan } from '../tracing/call-span.js';
 import type { Tracing } from '../tracing/tracing.js';
 import { grpcStatusFor } from './error-status.js';
 import { requestFromProto, responseToProto } from './rls-codec.js';
+import { RATE_LIMIT_SERVICE_DEFINITION } from './rls-service-definition.js';
 
 /** The use case the transport calls; nothing else of the service leaks in here. */
 export interface RateLimitHandler {
@@ -46,7 +46,7 @@ export function createGrpcServer(options: GrpcServerOptions): Server {
     'grpc.max_connection_age_ms': options.maxConnectionAgeMs,
     'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs,
   });
-  server.addService(RateLimitServiceService, {
+  server.addService(RATE_LIMIT_SERVICE_DEFINITION, {
     shouldRateLimit: shouldRateLimitHandler(options.handler, options.logger, options.onCall, options.tracing),
   });
   options.health.addToServer(server);

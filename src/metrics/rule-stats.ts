@@ -8,46 +8,47 @@ import { chargeHits, nearThreshold } from './hit-accounting.js';
 import { configuredValues, labelsOf, type StatLabels, statLevels } from './stat-labels.js';
 
 const RULE_LABELS = ['domain', 'key1', 'key2'] as const;
-type RuleLabel = (typeof RULE_LABELS)[number];
 
 /** Distinct `domain` label values of domain_not_found before the rest fold into `other`. */
 export const DOMAIN_NOT_FOUND_CAP = 100;
 export const OTHER_DOMAIN = 'other';
 
-interface Bound {
-  inc(value: number): void;
+/**
+ * The hits of one statKey, counted in plain numbers on the hot path and
+ * copied into the Prometheus counters when they are read (their `collect`),
+ * so a decision costs a few additions instead of five labelled counter
+ * updates (label hashing and validation per call).
+ */
+class RuleTally {
+  total = 0;
+  over = 0;
+  near = 0;
+  within = 0;
+  shadow = 0;
+  constructor(readonly labels: StatLabels) {}
 }
 
-/** The five counters of one statKey, bound to its labels once. */
-interface RuleCounters {
-  readonly total: Bound;
-  readonly over: Bound;
-  readonly near: Bound;
-  readonly within: Bound;
-  readonly shadow: Bound;
-}
+type TallyField = 'total' | 'over' | 'near' | 'within' | 'shadow';
 
-/** What is cached per rule: fixed counters, or (values in the key) the configured values to rebuild labels. */
+/** What is cached per rule: its fixed tally, or (values in the key) the configured values to rebuild labels. */
 type RuleEntry =
-  | { readonly fixed: RuleCounters }
+  | { readonly fixed: RuleTally }
   | { readonly fixed: undefined; readonly configured: readonly (string | undefined)[] };
 
 /**
  * The per rule statistics of the reference (§7.3) under its Prometheus
  * names, plus domain_not_found and errors by type. Implements the service's
- * DecisionObserver. Counters of a rule are bound once and cached in a
- * WeakMap keyed by the frozen rule object, so a config reload (new rule
- * objects) lets the old entries go; labels keep their accumulated values.
+ * DecisionObserver. A rule's tally is found through a WeakMap keyed by the
+ * frozen rule object (a config reload's new rule objects find the same tally
+ * through its labels, so counts carry on); tallies live as long as their
+ * label set, which the config bounds.
  */
 export class RuleStats implements DecisionObserver {
-  private readonly totalHits: Counter<RuleLabel>;
-  private readonly overLimit: Counter<RuleLabel>;
-  private readonly nearLimit: Counter<RuleLabel>;
-  private readonly withinLimit: Counter<RuleLabel>;
-  private readonly shadowMode: Counter<RuleLabel>;
   private readonly domainNotFoundCounter: Counter<'domain'>;
   private readonly errors: Counter<'err_type'>;
   private readonly rules = new WeakMap<LimitRule, RuleEntry>();
+  /** Every tally by its labels (`domain key1 key2` joined with NUL). */
+  private readonly tallies = new Map<string, RuleTally>();
   private readonly unknownDomains = new Set<string>();
 
   /** `nearLimitRatio` is NEAR_LIMIT_RATIO (reference default 0.8). */
@@ -55,21 +56,24 @@ export class RuleStats implements DecisionObserver {
     registry: Registry,
     private readonly nearLimitRatio: number,
   ) {
-    const counter = (suffix: string, help: string) =>
+    const tallies = this.tallies;
+    const counter = (suffix: string, help: string, field: TallyField) =>
       new Counter({
         name: `ratelimit_service_rate_limit_${suffix}`,
         help,
         labelNames: RULE_LABELS,
         registers: [registry],
+        // runs on every read (scrape, cluster aggregation, tests): publish the running totals
+        collect() {
+          this.reset();
+          for (const tally of tallies.values()) this.inc(tally.labels, tally[field]);
+        },
       });
-    this.totalHits = counter('total_hits', 'Hits charged to the rule (hits_addend summed)');
-    this.overLimit = counter('over_limit', 'Hits beyond the limit');
-    this.nearLimit = counter('near_limit', 'Hits above floor(limit x NEAR_LIMIT_RATIO), up to the limit');
-    this.withinLimit = counter('within_limit', 'Hits of requests answered OK by the rule');
-    this.shadowMode = counter(
-      'shadow_mode',
-      'Hits of over-limit requests that a shadow_mode rule let through',
-    );
+    counter('total_hits', 'Hits charged to the rule (hits_addend summed)', 'total');
+    counter('over_limit', 'Hits beyond the limit', 'over');
+    counter('near_limit', 'Hits above floor(limit x NEAR_LIMIT_RATIO), up to the limit', 'near');
+    counter('within_limit', 'Hits of requests answered OK by the rule', 'within');
+    counter('shadow_mode', 'Hits of over-limit requests that a shadow_mode rule let through', 'shadow');
     this.domainNotFoundCounter = new Counter({
       name: 'ratelimit_service_domain_not_found',
       help: `Requests for a domain no config defines (first ${DOMAIN_NOT_FOUND_CAP} names, the rest as "${OTHER_DOMAIN}")`,
@@ -93,7 +97,7 @@ export class RuleStats implements DecisionObserver {
     decision: CounterDecision,
   ): void {
     if (hits === 0) return;
-    const counters = this.countersFor(domain, match, entries);
+    const tally = this.tallyFor(domain, match, entries);
     const capacity = limit.burst;
     const charge = chargeHits(
       hits,
@@ -102,13 +106,13 @@ export class RuleStats implements DecisionObserver {
       decision.overLimit,
       decision.used,
     );
-    counters.total.inc(hits);
-    if (charge.withinLimit > 0) counters.within.inc(charge.withinLimit);
-    if (charge.nearLimit > 0) counters.near.inc(charge.nearLimit);
+    tally.total += hits;
+    tally.within += charge.withinLimit;
+    tally.near += charge.nearLimit;
     if (charge.overLimit > 0) {
-      counters.over.inc(charge.overLimit);
+      tally.over += charge.overLimit;
       // the reference adds the request's whole addend when a shadow rule is over
-      if (match.rule.shadowMode && !match.fromOverride) counters.shadow.inc(hits);
+      if (match.rule.shadowMode && !match.fromOverride) tally.shadow += hits;
     }
   }
 
@@ -124,33 +128,31 @@ export class RuleStats implements DecisionObserver {
     this.errors.inc({ err_type: errorType(error) });
   }
 
-  private countersFor(domain: string, match: LimitMatch, entries: readonly DescriptorEntry[]): RuleCounters {
+  private tallyFor(domain: string, match: LimitMatch, entries: readonly DescriptorEntry[]): RuleTally {
     const rule = match.rule;
-    if (match.fromOverride) return this.bind(labelsOf(domain, statLevels([], entries, false)));
+    if (match.fromOverride) return this.tally(labelsOf(domain, statLevels([], entries, false)));
     let entry = this.rules.get(rule);
     if (entry === undefined) {
       const configured = configuredValues(rule.fullKey, domain, entries);
       entry =
         rule.detailedMetric || rule.valueToMetric
           ? { fixed: undefined, configured }
-          : { fixed: this.bind(labelsOf(domain, statLevels(configured, entries, false))) };
+          : { fixed: this.tally(labelsOf(domain, statLevels(configured, entries, false))) };
       this.rules.set(rule, entry);
     }
     if (entry.fixed !== undefined) return entry.fixed;
-    return this.bind(labelsOf(domain, statLevels(entry.configured, entries, true)));
+    return this.tally(labelsOf(domain, statLevels(entry.configured, entries, true)));
   }
 
-  /** Binds the five counters of a statKey; all five series show (at 0) from a rule's first charge on. */
-  private bind(labels: StatLabels): RuleCounters {
-    const counters: RuleCounters = {
-      total: this.totalHits.labels(labels),
-      over: this.overLimit.labels(labels),
-      near: this.nearLimit.labels(labels),
-      within: this.withinLimit.labels(labels),
-      shadow: this.shadowMode.labels(labels),
-    };
-    for (const bound of Object.values(counters)) bound.inc(0);
-    return counters;
+  /** The tally of a statKey; all five series show (at 0) from its first charge on. */
+  private tally(labels: StatLabels): RuleTally {
+    const id = `${labels.domain}\0${labels.key1}\0${labels.key2}`;
+    let tally = this.tallies.get(id);
+    if (tally === undefined) {
+      tally = new RuleTally(labels);
+      this.tallies.set(id, tally);
+    }
+    return tally;
   }
 }
 

@@ -5,17 +5,25 @@ import { RuleStats } from './rule-stats.js';
  * The service's Prometheus metrics, on their own registry (never prom-client's
  * global one). Names follow the reference's Prometheus mapping where one
  * exists (`ratelimit_service_*`). Served at GET /metrics on the HTTP port.
+ *
+ * Under --workers N each worker process keeps its own; the primary merges them
+ * with prom-client's AggregatorRegistry by each metric's `aggregator`: counters
+ * and histograms sum (the default), every gauge must name its own (a test
+ * checks), see docs/workers.md.
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
+  // every worker loads the same files on the same events: one reload is one event for the pod, not N
   readonly configLoadSuccess = new Counter({
     name: 'ratelimit_service_config_load_success',
     help: 'Config loads (initial and reloads) that succeeded',
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly configLoadError = new Counter({
     name: 'ratelimit_service_config_load_error',
     help: 'Config loads that failed; the last good config stayed active',
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly backendErrors = new Counter({
@@ -33,6 +41,8 @@ export class ServiceMetrics {
   readonly circuitState = new Gauge({
     name: 'ratelimit_backend_circuit_open',
     help: '1 while the circuit breaker keeps calls away from the backend, else 0',
+    // a 0/1 flag: 1 when any worker's breaker is open (a sum would count workers)
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly localCacheHits = new Counter({
@@ -46,12 +56,9 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
-  readonly grpcRequests = new Counter({
-    name: 'ratelimit_service_total_requests',
-    help: 'gRPC calls received, by method (errors included)',
-    labelNames: ['grpc_method'] as const,
-    registers: [this.registry],
-  });
+  /** gRPC calls by method, counted in plain numbers per call and published when read. */
+  private readonly grpcCallCounts = new Map<string, number>();
+  readonly grpcRequests = grpcCallCounter(this.registry, this.grpcCallCounts);
   readonly grpcResponseTime = new Histogram({
     name: 'ratelimit_service_response_time_seconds',
     help: 'gRPC call time in seconds, from the handler receiving the call to handing the answer to grpc-js, by method',
@@ -79,10 +86,7 @@ export class ServiceMetrics {
     buckets: [...RESPONSE_TIME_BUCKETS],
     registers: [this.registry],
   });
-  private readonly grpcMethods = new Map<
-    string,
-    { count: { inc(): void }; time: { observe(v: number): void } }
-  >();
+  private readonly grpcMethodTimes = new Map<string, { observe(v: number): void }>();
   private rules: RuleStats | undefined;
 
   /** The per rule statistics (created once, on this registry); the service's DecisionObserver. */
@@ -93,13 +97,13 @@ export class ServiceMetrics {
 
   /** Counts one gRPC call of `method` (e.g. `ShouldRateLimit`) that took `seconds`. */
   grpcCall(method: string, seconds: number): void {
-    let bound = this.grpcMethods.get(method);
-    if (bound === undefined) {
-      bound = { count: this.grpcRequests.labels(method), time: this.grpcResponseTime.labels(method) };
-      this.grpcMethods.set(method, bound);
+    this.grpcCallCounts.set(method, (this.grpcCallCounts.get(method) ?? 0) + 1);
+    let time = this.grpcMethodTimes.get(method);
+    if (time === undefined) {
+      time = this.grpcResponseTime.labels(method);
+      this.grpcMethodTimes.set(method, time);
     }
-    bound.count.inc();
-    bound.time.observe(seconds);
+    time.observe(seconds);
   }
 
   /** Times one backend call (`outcome` ok or error). */
@@ -136,10 +140,39 @@ export class ServiceMetrics {
   }
 
   /** The text exposition format and its content type. */
-  async expose(): Promise<{ contentType: string; body: string }> {
+  async expose(): Promise<MetricsExposition> {
     for (const hook of this.scrapeHooks) hook();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+
+  /** Every metric as prom-client JSON (what AggregatorRegistry.aggregate merges), after the scrape hooks. */
+  async snapshot(): Promise<MetricsSnapshot> {
+    for (const hook of this.scrapeHooks) hook();
+    return this.registry.getMetricsAsJSON();
+  }
+}
+
+/** A scrape answer: Prometheus text and its content type. */
+export interface MetricsExposition {
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** One process's metrics as `Registry.getMetricsAsJSON()` returns them. */
+export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** ratelimit_service_total_requests, published from `counts` (method → calls) whenever it is read. */
+function grpcCallCounter(registry: Registry, counts: ReadonlyMap<string, number>): Counter<'grpc_method'> {
+  return new Counter({
+    name: 'ratelimit_service_total_requests',
+    help: 'gRPC calls received, by method (errors included)',
+    labelNames: ['grpc_method'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [method, calls] of counts) this.inc({ grpc_method: method }, calls);
+    },
+  });
 }
 
 /** Seconds: 50 µs to 250 ms, dense below 10 ms where a healthy decision lands. */

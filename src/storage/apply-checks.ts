@@ -30,8 +30,10 @@ export function applyChecks(
   states: StateAccess,
   options: { stopIncrementWhenOverLimit: boolean },
 ): CounterDecision[] {
+  if (checks.length === 1) return [applyOne(checks[0]!, nowMs, states, options.stopIncrementWhenOverLimit)];
   const keys = checks.map((check) => stateKey(check, nowMs));
   const stored = keys.map((key) => states.get(key));
+  const params = checks.map(limitParams);
   const work = new Map<string, unknown>();
   const stateOf = (i: number) => (work.has(keys[i]!) ? work.get(keys[i]!) : stored[i]);
   const evaluations: Evaluation<unknown>[] = new Array(checks.length);
@@ -41,7 +43,7 @@ export function applyChecks(
   for (let i = 0; i < checks.length; i++) {
     const check = checks[i]!;
     const model = MODELS[check.algorithm];
-    const evaluation = model.evaluate(stateOf(i), limitParams(check), check.hits, nowMs);
+    const evaluation = model.evaluate(stateOf(i), params[i]!, check.hits, nowMs);
     evaluations[i] = evaluation;
     if (!evaluation.admitted && check.blocking) rejected = true;
     if (
@@ -69,22 +71,50 @@ export function applyChecks(
     // an uncharged check only rewrites existing state (dropping what expired); it never creates a key
     if (charge || (!work.has(key) && stored[i] !== undefined)) {
       work.set(key, state);
-      states.set(key, state, MODELS[check.algorithm].expiresAtMs(state, limitParams(check)));
+      states.set(key, state, MODELS[check.algorithm].expiresAtMs(state, params[i]!));
     }
-    decisions[i] = {
-      overLimit: !evaluation.admitted,
-      remaining: charge ? evaluation.remainingIfCharged : evaluation.remainingIfNotCharged,
-      resetSeconds: toResetSeconds(
-        !evaluation.admitted
-          ? evaluation.retryAfterMs
-          : charge
-            ? evaluation.resetIfChargedMs
-            : evaluation.resetIfNotChargedMs,
-      ),
-      used: charge ? evaluation.usedIfCharged : evaluation.usedIfNotCharged,
-    };
+    decisions[i] = decisionOf(evaluation, charge);
   }
   return decisions;
+}
+
+/**
+ * `applyChecks` for one check (one descriptor with one limit: the common
+ * request), without the bookkeeping that checks sharing a key need.
+ */
+function applyOne(
+  check: CounterCheck,
+  nowMs: number,
+  states: StateAccess,
+  stopIncrement: boolean,
+): CounterDecision {
+  const key = stateKey(check, nowMs);
+  const stored = states.get(key);
+  const model = MODELS[check.algorithm];
+  const params = limitParams(check);
+  const evaluation = model.evaluate(stored, params, check.hits, nowMs);
+  const rejected = !evaluation.admitted && check.blocking;
+  // judged against the stored state, as goingOver does: that is what `evaluation` saw
+  const stop = stopIncrement && (check.algorithm === 'fixed_window' ? !evaluation.admitted : rejected);
+  const charge = shouldCharge(check, evaluation, rejected, stop);
+  const state = charge ? evaluation.charged : evaluation.uncharged;
+  if (charge || stored !== undefined) states.set(key, state, model.expiresAtMs(state, params));
+  return decisionOf(evaluation, charge);
+}
+
+function decisionOf(evaluation: Evaluation<unknown>, charge: boolean): CounterDecision {
+  return {
+    overLimit: !evaluation.admitted,
+    remaining: charge ? evaluation.remainingIfCharged : evaluation.remainingIfNotCharged,
+    resetSeconds: toResetSeconds(
+      !evaluation.admitted
+        ? evaluation.retryAfterMs
+        : charge
+          ? evaluation.resetIfChargedMs
+          : evaluation.resetIfNotChargedMs,
+    ),
+    used: charge ? evaluation.usedIfCharged : evaluation.usedIfNotCharged,
+  };
 }
 
 /**

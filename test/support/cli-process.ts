@@ -37,12 +37,14 @@ export interface ServeProcess {
 }
 
 /**
- * Starts `serve` on ports chosen by the OS and waits for its "listening" log line.
+ * Starts `serve` on ports chosen by the OS and waits for its "listening" log line
+ * (`readyMessage`: with --workers N the primary's "workers listening").
  * Rejects with the output if the process exits first.
  */
 export function startServeProcess(
   args: readonly string[],
   env: Record<string, string> = {},
+  readyMessage = 'listening',
 ): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
@@ -69,7 +71,7 @@ export function startServeProcess(
         newline = buffer.indexOf('\n');
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.msg === 'listening') {
+        if (entry.msg === readyMessage) {
           resolve({
             child,
             grpcPort: entry.grpcPort as number,

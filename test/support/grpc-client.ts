@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type ChannelOptions, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import {
   type RateLimitRequest,
   type RateLimitResponse,
@@ -11,9 +11,13 @@ export interface RlsTestClient {
   close(): void;
 }
 
-/** A grpc-js client of the generated RLS service, for integration tests. */
-export function createRlsClient(address: string): RlsTestClient {
-  const client = new RateLimitServiceClient(address, credentials.createInsecure());
+/**
+ * A grpc-js client of the generated RLS service, for integration tests.
+ * grpc-js shares one connection among clients of the same address; pass
+ * `{ 'grpc.use_local_subchannel_pool': 1 }` for a connection of its own.
+ */
+export function createRlsClient(address: string, options: ChannelOptions = {}): RlsTestClient {
+  const client = new RateLimitServiceClient(address, credentials.createInsecure(), options);
   return {
     shouldRateLimit(request) {
       const full: RateLimitRequest = { descriptors: [], hitsAddend: 0, ...request };

@@ -111,6 +111,57 @@ describe('loadSettings', () => {
   });
 });
 
+describe('loadSettings: workers', () => {
+  const fourCpus = { cpuCount: () => 4 };
+  const redis = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('runs one process unless told otherwise', () => {
+    expect(loadSettings({}).settings.workers).toBe(1);
+    expect(loadSettings({ WORKERS: '' }).settings.workers).toBe(1);
+  });
+
+  it('reads WORKERS and lets --workers beat it', () => {
+    expect(loadSettings({ ...redis, WORKERS: '3' }).settings.workers).toBe(3);
+    expect(loadSettings({ ...redis, WORKERS: '3' }, { workers: '2' }).settings.workers).toBe(2);
+  });
+
+  it.each(['0', 'auto', 'AUTO'])('starts one worker per CPU for %s', (raw) => {
+    expect(loadSettings(redis, { workers: raw }, fourCpus).settings.workers).toBe(4);
+  });
+
+  it('allows --workers 1 and auto on one CPU with the memory backend: one process counts alone', () => {
+    expect(loadSettings({}, { workers: '1' }).settings).toMatchObject({ workers: 1, backend: 'memory' });
+    expect(loadSettings({}, { workers: 'auto' }, { cpuCount: () => 1 }).settings.workers).toBe(1);
+  });
+
+  it.each([
+    [
+      { workers: '-1' },
+      "--workers: expected an integer from 1 to 1024, or 0 / auto for one per CPU, got '-1'",
+    ],
+    [
+      { workers: 'many' },
+      "--workers: expected an integer from 1 to 1024, or 0 / auto for one per CPU, got 'many'",
+    ],
+    [{ workers: '1.5' }, '--workers: expected an integer from 1 to 1024'],
+    [{ workers: '1025' }, '--workers: expected an integer from 1 to 1024'],
+  ])('rejects a bad count (%#)', (flags, message) => {
+    expect(() => loadSettings(redis, flags)).toThrow(message);
+  });
+
+  it('refuses more than one worker with the memory backend, saying why and what to use', () => {
+    expect(() => loadSettings({}, { workers: '2' })).toThrow(
+      '--workers 2 cannot be used with the memory backend: it keeps counters inside each process, ' +
+        'so each of the 2 workers would enforce every limit on its own and the pod would admit up to 2x ' +
+        'each limit. Use the redis backend (--backend redis, REDIS_URL) to share counters between ' +
+        'workers, or run one worker.',
+    );
+    expect(() => loadSettings({ ...redis, BACKEND_TYPE: 'memory', WORKERS: 'auto' }, {}, fourCpus)).toThrow(
+      'WORKERS auto (4 workers) cannot be used with the memory backend',
+    );
+  });
+});
+
 describe('parseDurationMs', () => {
   it.each([
     ['10s', 10_000],

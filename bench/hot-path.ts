@@ -1,0 +1,169 @@
+/**
+ * The service's own share of a ShouldRateLimit call, in process and without the
+ * network: decode the request bytes, convert, decide (memory store, per-rule
+ * statistics on, as `serve` wires them), convert back, encode, count the call.
+ * What is left of a call's CPU (HTTP/2, grpc-js) is the framework's; compare
+ * with "CPU µs/req" of the no-op server in BENCHMARKS.md.
+ *
+ *   node dist/bench/bench/hot-path.js [--decisions N] [--json]
+ *
+ * Each scenario runs in alternating rounds and reports the fastest round's CPU
+ * ns/decision (the least disturbed by other processes), so before/after ratios
+ * of a change can be read off one run.
+ */
+
+import { buildConfig } from '../src/config/build-config.js';
+import type { RateLimitConfig } from '../src/config/rate-limit-config.js';
+import { RateLimitRequest } from '../src/gen/envoy/service/ratelimit/v3/rls.js';
+import { requestFromProto, responseToProto } from '../src/grpc/rls-codec.js';
+import { serializeResponse } from '../src/grpc/rls-service-definition.js';
+import { ServiceMetrics } from '../src/metrics/service-metrics.js';
+import { RateLimitService } from '../src/service/rate-limit-service.js';
+import { DEFAULT_SERVICE_OPTIONS } from '../src/service/service-options.js';
+import { MemoryCounterStore } from '../src/storage/memory-store.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const DECISIONS = Number(flag('--decisions') ?? 200_000);
+const ROUNDS = 5;
+const JSON_OUT = argv.includes('--json');
+
+const CONFIG = `domain: bench
+descriptors:
+  - key: fixed_window
+    rate_limit: { unit: second, requests_per_unit: 1000000000 }
+  - key: sliding_window
+    rate_limit: { unit: second, requests_per_unit: 1000000000, algorithm: sliding_window }
+  - key: token_bucket
+    rate_limit: { unit: second, requests_per_unit: 1000000000, algorithm: token_bucket }
+  - key: user
+    descriptors:
+      - key: path
+        rate_limit: { unit: minute, requests_per_unit: 1000000000 }
+`;
+
+export interface HotPathScenario {
+  readonly name: string;
+  /** Encoded requests, used round robin. */
+  readonly bodies: readonly Uint8Array[];
+}
+
+export interface HotPathResult {
+  readonly name: string;
+  readonly nsPerDecision: number;
+  readonly rounds: readonly number[];
+}
+
+function encode(descriptors: { key: string; value: string }[][]): Uint8Array {
+  return RateLimitRequest.encode({
+    domain: 'bench',
+    descriptors: descriptors.map((entries) => ({ entries })),
+    hitsAddend: 0,
+  }).finish();
+}
+
+export function hotPathScenarios(): HotPathScenario[] {
+  const keys = 100_000;
+  const many: Uint8Array[] = [];
+  const four: Uint8Array[] = [];
+  for (let i = 0; i < keys; i++) {
+    many.push(encode([[{ key: 'fixed_window', value: `user-${i}` }]]));
+  }
+  for (let i = 0; i < 10_000; i++) {
+    four.push(
+      encode([
+        [{ key: 'fixed_window', value: `user-${i}` }],
+        [{ key: 'token_bucket', value: `user-${i}` }],
+        [{ key: 'sliding_window', value: `user-${i}` }],
+        [
+          { key: 'user', value: `user-${i}` },
+          { key: 'path', value: '/api/v1/items' },
+        ],
+      ]),
+    );
+  }
+  return [
+    { name: 'fixed_window, 1 hot key', bodies: [encode([[{ key: 'fixed_window', value: 'hot' }]])] },
+    { name: 'token_bucket, 1 hot key', bodies: [encode([[{ key: 'token_bucket', value: 'hot' }]])] },
+    { name: 'sliding_window, 1 hot key', bodies: [encode([[{ key: 'sliding_window', value: 'hot' }]])] },
+    { name: 'fixed_window, 100,000 keys', bodies: many },
+    { name: '4 descriptors (4 algorithms/levels), 10,000 users', bodies: four },
+  ];
+}
+
+function service(): { service: RateLimitService; metrics: ServiceMetrics; store: MemoryCounterStore } {
+  const built = buildConfig([{ path: 'bench.yaml', content: CONFIG }], { mergeDomains: false });
+  if (!built.ok) throw new Error(`bench config: ${JSON.stringify(built.problems)}`);
+  const config: RateLimitConfig = built.config;
+  const metrics = new ServiceMetrics();
+  const store = new MemoryCounterStore({ sweepIntervalMs: 0 });
+  const svc = new RateLimitService({
+    rules: () => config,
+    store,
+    clock: { nowMs: () => Date.now() },
+    observer: metrics.ruleStats(0.8),
+    options: DEFAULT_SERVICE_OPTIONS,
+  });
+  return { service: svc, metrics, store };
+}
+
+/** One pass of `count` calls; resolves to CPU ns per call. Calls are issued 64 at a time, as a busy server sees them. */
+async function pass(
+  target: ReturnType<typeof service>,
+  bodies: readonly Uint8Array[],
+  count: number,
+): Promise<number> {
+  const batch = 64;
+  let next = 0;
+  const one = async (): Promise<void> => {
+    const start = performance.now();
+    const body = bodies[next++ % bodies.length]!;
+    const result = await target.service.shouldRateLimit(requestFromProto(RateLimitRequest.decode(body)));
+    serializeResponse(responseToProto(result));
+    target.metrics.grpcCall('ShouldRateLimit', (performance.now() - start) / 1000);
+  };
+  // CPU time, not wall time: on a shared machine the process may wait for a core
+  const t0 = process.cpuUsage();
+  for (let done = 0; done < count; done += batch) {
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < batch; i++) calls.push(one());
+    await Promise.all(calls);
+  }
+  const used = process.cpuUsage(t0);
+  return ((used.user + used.system) * 1000) / count;
+}
+
+export async function runHotPath(decisions = DECISIONS): Promise<HotPathResult[]> {
+  const scenarios = hotPathScenarios();
+  const targets = scenarios.map(() => service());
+  const rounds: number[][] = scenarios.map(() => []);
+  // warm-up (JIT, store filled), then alternating measured rounds
+  for (let s = 0; s < scenarios.length; s++) await pass(targets[s]!, scenarios[s]!.bodies, decisions / 4);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let s = 0; s < scenarios.length; s++) {
+      rounds[s]!.push(await pass(targets[s]!, scenarios[s]!.bodies, decisions));
+    }
+  }
+  for (const t of targets) await t.store.close();
+  return scenarios.map((s, i) => {
+    const sorted = [...rounds[i]!].sort((a, b) => a - b);
+    return { name: s.name, nsPerDecision: sorted[0]!, rounds: rounds[i]! };
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const results = await runHotPath();
+  if (JSON_OUT) process.stdout.write(`${JSON.stringify(results)}\n`);
+  else {
+    for (const r of results) {
+      process.stdout.write(
+        `${r.name.padEnd(52)} ${(r.nsPerDecision / 1000).toFixed(2)} CPU µs/decision  (rounds ${r.rounds
+          .map((v) => (v / 1000).toFixed(2))
+          .join(' ')})\n`,
+      );
+    }
+  }
+}
