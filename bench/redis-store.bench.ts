@@ -6,17 +6,14 @@
  *
  * Run: make bench-store (BENCH_MS, BENCH_LIMIT to change duration and limit)
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { it } from 'vitest';
 import { ALGORITHMS, type Algorithm } from '../src/core/algorithm.js';
 import type { CounterCheck, CounterStore } from '../src/storage/counter-store.js';
-import { loadApplyScript } from '../src/storage/redis/lua-scripts.js';
 import { RedisCounterStore } from '../src/storage/redis/redis-store.js';
 import { startRedisServer } from '../test/support/redis-server.js';
+import { applyScriptArgs, loadScript, redisBenchmark } from './lib/redis-ceilings.js';
 
-const run = promisify(execFile);
 const CONCURRENCY = 64;
 const DURATION_MS = Number(process.env.BENCH_MS ?? 4000);
 const KEYS = 1000;
@@ -89,7 +86,6 @@ it('measures each algorithm against redis-benchmark on the same Redis', async ()
     } as const;
     const store = await RedisCounterStore.create({ ...base, coalesce: false });
     const coalescer = await RedisCounterStore.create({ ...base, coalesce: true });
-    const script = await loadApplyScript();
     const rows: unknown[] = [];
     for (const algorithm of ALGORITHMS) {
       await measure(client, store, algorithm); // warm-up
@@ -100,52 +96,13 @@ it('measures each algorithm against redis-benchmark on the same Redis', async ()
     console.table(rows);
 
     // storage ceiling: redis-benchmark on the same server, 64 clients, no pipelining
-    const sha = (await client.script('LOAD', script.lua)) as string;
-    const bench = async (args: string[]) => {
-      const { stdout } = await run('redis-benchmark', [
-        '-p',
-        String(server.port),
-        '-n',
-        '100000',
-        '-c',
-        '64',
-        '-P',
-        '1',
-        '-r',
-        String(KEYS),
-        '-q',
-        ...args,
-      ]);
-      return stdout.trim().split('\r').pop();
-    };
-    console.log('INCR                 ', await bench(['INCR', 'bench_user_u__rand_int___60']));
+    const sha = await loadScript(client);
+    const options = { clients: 64, requests: 100_000, keys: KEYS };
+    const incr = await redisBenchmark(server.port, ['INCR', 'bench_user_u__rand_int___60'], options);
+    console.log('INCR                  ', Math.round(incr), 'req/s');
     for (const algorithm of ALGORITHMS) {
-      const key =
-        algorithm === 'fixed_window'
-          ? 'bench_user_u__rand_int___1000000'
-          : `{bench_user_u__rand_int___}rb_${algorithm}_`;
-      console.log(
-        `EVALSHA ${algorithm.padEnd(14)}`,
-        await bench([
-          'EVALSHA',
-          sha,
-          '1',
-          key,
-          'redis',
-          '0',
-          '0',
-          '0',
-          '1',
-          '1000000000',
-          '1',
-          algorithm,
-          '100',
-          '60',
-          '100',
-          '1',
-          '1',
-        ]),
-      );
+      const rate = await redisBenchmark(server.port, applyScriptArgs(sha, algorithm, LIMIT), options);
+      console.log(`EVALSHA ${algorithm.padEnd(14)}`, Math.round(rate), 'req/s');
     }
   } finally {
     client.disconnect();

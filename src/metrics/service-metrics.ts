@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CallTimeHistogram } from './call-time-histogram.js';
 import { RuleStats } from './rule-stats.js';
 
 /**
@@ -59,13 +60,13 @@ export class ServiceMetrics {
   /** gRPC calls by method, counted in plain numbers per call and published when read. */
   private readonly grpcCallCounts = new Map<string, number>();
   readonly grpcRequests = grpcCallCounter(this.registry, this.grpcCallCounts);
-  readonly grpcResponseTime = new Histogram({
-    name: 'ratelimit_service_response_time_seconds',
-    help: 'gRPC call time in seconds, from the handler receiving the call to handing the answer to grpc-js, by method',
-    labelNames: ['grpc_method'] as const,
-    buckets: [...RESPONSE_TIME_BUCKETS],
-    registers: [this.registry],
-  });
+  readonly grpcResponseTime = new CallTimeHistogram(
+    'ratelimit_service_response_time_seconds',
+    'gRPC call time in seconds, from the handler receiving the call to handing the answer to grpc-js, by method',
+    'grpc_method',
+    RESPONSE_TIME_BUCKETS,
+    this.registry,
+  );
   readonly backendCallTime = new Histogram({
     name: 'ratelimit_backend_call_seconds',
     help: 'Backend (Redis) call time in seconds, one script round trip per call, by backend and outcome',
@@ -86,7 +87,6 @@ export class ServiceMetrics {
     buckets: [...RESPONSE_TIME_BUCKETS],
     registers: [this.registry],
   });
-  private readonly grpcMethodTimes = new Map<string, { observe(v: number): void }>();
   private rules: RuleStats | undefined;
 
   /** The per rule statistics (created once, on this registry); the service's DecisionObserver. */
@@ -98,12 +98,7 @@ export class ServiceMetrics {
   /** Counts one gRPC call of `method` (e.g. `ShouldRateLimit`) that took `seconds`. */
   grpcCall(method: string, seconds: number): void {
     this.grpcCallCounts.set(method, (this.grpcCallCounts.get(method) ?? 0) + 1);
-    let time = this.grpcMethodTimes.get(method);
-    if (time === undefined) {
-      time = this.grpcResponseTime.labels(method);
-      this.grpcMethodTimes.set(method, time);
-    }
-    time.observe(seconds);
+    this.grpcResponseTime.observe(method, seconds);
   }
 
   /** Times one backend call (`outcome` ok or error). */
