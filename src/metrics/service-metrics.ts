@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CallTimeHistogram } from './call-time-histogram.js';
+import { CallTimeHistogram, type HistogramSeries } from './call-time-histogram.js';
 import { RuleStats } from './rule-stats.js';
 
 /**
@@ -63,17 +63,20 @@ export class ServiceMetrics {
   readonly grpcResponseTime = new CallTimeHistogram(
     'ratelimit_service_response_time_seconds',
     'gRPC call time in seconds, from the handler receiving the call to handing the answer to grpc-js, by method',
-    'grpc_method',
+    ['grpc_method'],
     RESPONSE_TIME_BUCKETS,
     this.registry,
   );
-  readonly backendCallTime = new Histogram({
-    name: 'ratelimit_backend_call_seconds',
-    help: 'Backend (Redis) call time in seconds, one script round trip per call, by backend and outcome',
-    labelNames: ['backend', 'outcome'] as const,
-    buckets: [...RESPONSE_TIME_BUCKETS],
-    registers: [this.registry],
-  });
+  readonly backendCallTime = new CallTimeHistogram(
+    'ratelimit_backend_call_seconds',
+    'Backend (Redis) call time in seconds, one script round trip per call, by backend and outcome',
+    ['backend', 'outcome'],
+    RESPONSE_TIME_BUCKETS,
+    this.registry,
+  );
+  /** Series bound per method and per backend outcome: the per-call paths skip every label lookup. */
+  private readonly grpcTimes = new Map<string, HistogramSeries>();
+  private readonly backendTimes = new Map<string, { ok: HistogramSeries; error: HistogramSeries }>();
   readonly httpRequests = new Counter({
     name: 'ratelimit_http_requests_total',
     help: 'HTTP requests on the service port, by route and status code',
@@ -98,12 +101,25 @@ export class ServiceMetrics {
   /** Counts one gRPC call of `method` (e.g. `ShouldRateLimit`) that took `seconds`. */
   grpcCall(method: string, seconds: number): void {
     this.grpcCallCounts.set(method, (this.grpcCallCounts.get(method) ?? 0) + 1);
-    this.grpcResponseTime.observe(method, seconds);
+    let time = this.grpcTimes.get(method);
+    if (time === undefined) {
+      time = this.grpcResponseTime.series(method);
+      this.grpcTimes.set(method, time);
+    }
+    time.observe(seconds);
   }
 
   /** Times one backend call (`outcome` ok or error). */
   backendCall(backend: string, outcome: 'ok' | 'error', seconds: number): void {
-    this.backendCallTime.labels(backend, outcome).observe(seconds);
+    let times = this.backendTimes.get(backend);
+    if (times === undefined) {
+      times = {
+        ok: this.backendCallTime.series(backend, 'ok'),
+        error: this.backendCallTime.series(backend, 'error'),
+      };
+      this.backendTimes.set(backend, times);
+    }
+    times[outcome].observe(seconds);
   }
 
   /**

@@ -69,8 +69,8 @@ function target(client: Redis | Cluster, script: ApplyScript): Target {
  * all limits of one descriptor share a slot (redis-keys.ts); a reference-format
  * fixed-window key has its own — and the groups run in parallel. The requests of
  * one event-loop tick bound for the same (client, slot) are coalesced into one
- * call (`coalesce`), run one after the other inside it; calls to different nodes
- * go out through ioredis auto-pipelining (enable `enableAutoPipelining`).
+ * call (`coalesce`), run one after the other inside it; on Cluster, the calls of a
+ * tick to one node go out in one write through ioredis auto-pipelining.
  *
  * Atomicity: each script call is atomic, and each request in it is checked and
  * committed as a whole. Across calls (slots, or the per-second Redis) it is not:

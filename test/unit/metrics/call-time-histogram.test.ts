@@ -14,7 +14,7 @@ const SAMPLES: [string, number][] = [
 function both() {
   const ours = new Registry();
   const theirs = new Registry();
-  const fast = new CallTimeHistogram('t_seconds', 'call time', 'grpc_method', BOUNDS, ours);
+  const fast = new CallTimeHistogram('t_seconds', 'call time', ['grpc_method'], BOUNDS, ours);
   const reference = new Histogram({
     name: 't_seconds',
     help: 'call time',
@@ -23,7 +23,7 @@ function both() {
     registers: [theirs],
   });
   for (const [method, value] of SAMPLES) {
-    fast.observe(method, value);
+    fast.series(method).observe(value);
     reference.observe({ grpc_method: method }, value);
   }
   return { ours, theirs, fast };
@@ -51,6 +51,17 @@ describe('CallTimeHistogram', () => {
     ]);
     expect(await merged.metrics()).toBe(await reference.metrics());
     expect(await merged.metrics()).toContain('t_seconds_count{grpc_method="ShouldRateLimit"} 8');
+  });
+
+  it('keeps one series per label combination, in label-name order', async () => {
+    const registry = new Registry();
+    const h = new CallTimeHistogram('b_seconds', 'backend time', ['backend', 'outcome'], BOUNDS, registry);
+    expect(h.series('redis', 'ok')).toBe(h.series('redis', 'ok'));
+    h.series('redis', 'ok').observe(0.002);
+    h.series('redis', 'error').observe(0.5);
+    const text = await registry.metrics();
+    expect(text).toContain('b_seconds_bucket{le="0.01",backend="redis",outcome="ok"} 1');
+    expect(text).toContain('b_seconds_count{backend="redis",outcome="error"} 1');
   });
 
   it('reset drops every series', async () => {
