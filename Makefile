@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= deploy/config
 
-.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e bench-store bench bench-quick bench-memory clean
+.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e bench-store bench bench-quick bench-memory bench-soak clean
 
 help:
 	@echo "make run    install, build and start the service (memory backend, $(CONFIG))"
@@ -68,6 +68,12 @@ bench-quick: build
 	@scripts/ensure-bench-packages.sh
 	npx tsc -p bench/tsconfig.json
 	node dist/bench/bench/run.js --quick
+
+# RSS of the Redis-backed service at half its maximum load for 10 minutes (SOAK_MINUTES); rewrites BENCHMARKS-soak.md.
+bench-soak: build
+	@scripts/ensure-bench-packages.sh
+	npx tsc -p bench/tsconfig.json
+	node dist/bench/bench/soak.js
 
 # Redis bytes per key (each algorithm vs the SET-with-TTL floor) and the memory backend's heap
 # and RSS for 1,000,000 keys; prints JSON (stdout) and a markdown table (stderr). ~1 minute.
