@@ -57,8 +57,9 @@ test: deps system-deps build lint typecheck circular
 bench-store: gen system-deps
 	npx vitest run --config bench/vitest.config.ts
 
-# End-to-end service benchmarks with h2load against a no-op gRPC ceiling; rewrites BENCHMARKS.md.
-# bench-quick: < 2 minutes; bench: the full matrix, < 15 minutes.
+# End-to-end service benchmarks (h2load and the Node load generator) against ceilings measured
+# in the same run; rewrites BENCHMARKS.md. bench-quick: < 2 minutes; bench: the full matrix,
+# about 11 minutes on 2 cores. See docs/performance.md.
 bench: build
 	@scripts/ensure-bench-packages.sh
 	npx tsc -p bench/tsconfig.json
@@ -78,6 +79,7 @@ bench-soak: build
 # Redis bytes per key (each algorithm vs the SET-with-TTL floor) and the memory backend's heap
 # and RSS for 1,000,000 keys; prints JSON (stdout) and a markdown table (stderr). ~1 minute.
 bench-memory: build
+	@scripts/ensure-bench-packages.sh
 	npx tsc -p bench/tsconfig.json
 	node dist/bench/bench/memory-footprint.js
 
