@@ -1,14 +1,11 @@
 import { createServer, type Server } from 'node:net';
+import type { Settings } from '../config/settings.js';
 import type { WorkerPorts } from './messages.js';
 
-export interface ListenAddresses {
-  readonly grpcHost: string;
-  readonly grpcPort: number;
-  readonly httpHost: string;
-  readonly httpPort: number;
-  readonly debugHost: string;
-  readonly debugPort: number;
-}
+export type ListenAddresses = Pick<
+  Settings,
+  'grpcHost' | 'grpcPort' | 'httpHost' | 'httpPort' | 'debugHost' | 'debugPort'
+>;
 
 /**
  * The ports every worker listens on: the configured ones, each 0 replaced by
