@@ -52,7 +52,7 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const outIndex = argv.indexOf('--out');
 const OUT = resolve(ROOT, outIndex >= 0 ? argv[outIndex + 1]! : 'BENCHMARKS.md');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 4 : 10));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 4 : 7));
 const WARMUP_SECONDS = QUICK ? 1 : 2;
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? (QUICK ? '16,64' : '16,64,256')).split(',').map(Number);
 const MANY_KEYS = 100_000;
@@ -97,101 +97,74 @@ function bodySets(): Map<string, () => Buffer[]> {
     ['keys:sliding_window', () => keys(MANY_KEYS, 'sliding_window')],
     ['four', () => fourDescriptors(MANY_KEYS / 4)],
     ['mix', () => overLimitMix(MANY_KEYS, { hotShare: 0.9, hotKeys: 4 })],
-    ['noop', () => keys(1, 'fixed_window')],
   ]);
 }
 
+/**
+ * Every scenario is measured right after the no-op server under the same load
+ * (generator, body set, concurrency): the pair's ratio is the figure, and it
+ * does not drift with whatever else the machine does between pairs.
+ */
 function plan(): Scenario[] {
   const out: Scenario[] = [];
   const memory: TargetSpec = { backend: 'memory' };
   const redis: TargetSpec = { backend: 'redis', env: REDIS_ENV };
-  const noop: TargetSpec = { backend: 'noop' };
+  const add = (
+    section: Scenario['section'],
+    target: TargetSpec,
+    load: Scenario['load'],
+    concurrency: number,
+    label: string,
+  ) => out.push({ section, target, load, concurrency, label });
   // 1. hot key, h2load
-  const hotAlgs = QUICK ? (['fixed_window', 'token_bucket'] as const) : ALGORITHMS;
-  for (const c of CONCURRENCY)
-    out.push({
-      section: 'hot',
-      target: noop,
-      load: { h2load: 'fixed_window' },
-      concurrency: c,
-      label: 'no-op server (ceiling)',
-    });
-  for (const alg of hotAlgs)
-    for (const c of CONCURRENCY)
-      out.push({
-        section: 'hot',
-        target: memory,
-        load: { h2load: alg },
-        concurrency: c,
-        label: `memory · ${alg}`,
-      });
-  for (const alg of QUICK ? (['fixed_window'] as const) : ALGORITHMS)
-    for (const c of CONCURRENCY)
-      out.push({
-        section: 'hot',
-        target: redis,
-        load: { h2load: alg },
-        concurrency: c,
-        label: `redis · ${alg}`,
-      });
+  if (QUICK) {
+    for (const c of CONCURRENCY) add('hot', memory, { h2load: 'fixed_window' }, c, 'memory · fixed_window');
+    add('hot', memory, { h2load: 'token_bucket' }, 64, 'memory · token_bucket');
+    add('hot', redis, { h2load: 'fixed_window' }, 64, 'redis · fixed_window');
+  } else {
+    for (const target of [memory, redis]) {
+      for (const alg of ALGORITHMS) {
+        for (const c of CONCURRENCY) {
+          // the sliding algorithms only at 64: their targets are fixed_window's and token_bucket's
+          if (c !== 64 && (alg === 'sliding_window' || alg === 'sliding_log')) continue;
+          add('hot', target, { h2load: alg }, c, `${target.backend} · ${alg}`);
+        }
+      }
+    }
+  }
   // 2. many keys and descriptors, Node generator
-  const manyC = QUICK ? [64] : [64, 256];
-  for (const c of manyC)
-    out.push({
-      section: 'many',
-      target: noop,
-      load: { bodies: 'noop' },
-      concurrency: c,
-      label: 'no-op server (ceiling)',
-    });
   const manySets = QUICK
     ? ['keys:fixed_window']
     : ['keys:fixed_window', 'keys:token_bucket', 'keys:sliding_window', 'four'];
   for (const target of [memory, redis]) {
+    if (QUICK && target === redis) continue;
     for (const set of manySets) {
-      for (const c of set === 'keys:fixed_window' ? manyC : [64]) {
-        out.push({
-          section: 'many',
-          target,
-          load: { bodies: set },
-          concurrency: c,
-          label: `${target.backend} · ${manyLabel(set)}`,
-        });
+      for (const c of set === 'keys:fixed_window' && !QUICK ? [64, 256] : [64]) {
+        add('many', target, { bodies: set }, c, `${target.backend} · ${manyLabel(set)}`);
       }
     }
   }
   // 3. over-limit-heavy mix (90% of requests to 4 abusive keys), with and without the local cache
-  out.push({
-    section: 'many',
-    target: { backend: 'redis', env: LOCAL_CACHE },
-    load: { bodies: 'mix' },
-    concurrency: 64,
-    label: 'redis + local cache · 90% to over-limit keys',
-  });
+  add(
+    'many',
+    { backend: 'redis', env: LOCAL_CACHE },
+    { bodies: 'mix' },
+    64,
+    'redis + local cache · 90% to over-limit keys',
+  );
   if (!QUICK) {
-    out.push({
-      section: 'many',
-      target: redis,
-      load: { bodies: 'mix' },
-      concurrency: 64,
-      label: 'redis, no local cache · 90% to over-limit keys',
-    });
-    out.push({
-      section: 'many',
-      target: memory,
-      load: { bodies: 'mix' },
-      concurrency: 64,
-      label: 'memory · 90% to over-limit keys',
-    });
+    add('many', redis, { bodies: 'mix' }, 64, 'redis, no local cache · 90% to over-limit keys');
+    add('many', memory, { bodies: 'mix' }, 64, 'memory · 90% to over-limit keys');
     // 4. workers: the same Redis scenario with 1 and 2 workers
-    for (const workers of [1, 2])
-      out.push({
-        section: 'workers',
-        target: { backend: 'redis', workers, env: REDIS_ENV },
-        load: { h2load: 'fixed_window' },
-        concurrency: 64,
-        label: `redis · fixed_window · --workers ${workers}`,
-      });
+    for (const workers of [1, 2]) {
+      add(
+        'workers',
+        { backend: 'redis', workers, env: REDIS_ENV },
+        { h2load: 'fixed_window' },
+        64,
+        `redis · fixed_window · --workers ${workers}`,
+      );
+    }
   }
   return out;
 }
@@ -388,17 +361,20 @@ async function memoryFootprint(): Promise<MemoryFootprintResult> {
 async function main(): Promise<void> {
   const started = Date.now();
   const scenarios = plan();
-  const perRun = SECONDS + WARMUP_SECONDS + 1;
+  const perPair = 2 * (SECONDS + WARMUP_SECONDS + 1);
   log(
-    `bench ${QUICK ? 'quick' : 'full'}: ${scenarios.length} load scenarios × ~${perRun}s ≈ ${Math.ceil((scenarios.length * perRun) / 60)} min, then ceilings${QUICK ? '' : ' and memory footprint'}`,
+    `bench ${QUICK ? 'quick' : 'full'}: ${scenarios.length} scenarios, each paired with the no-op, × ~${perPair}s ≈ ${Math.ceil((scenarios.length * perPair) / 60)} min, then ceilings${QUICK ? '' : ' and memory footprint'}`,
   );
   const ctx = await prepare();
   const rows: Row[] = [];
   let running: Running | undefined;
+  let noop: Running | undefined;
   let ceilings: StorageCeilings | undefined;
   let footprint: MemoryFootprintResult | undefined;
   let hotPath: Awaited<ReturnType<typeof runHotPath>> = [];
   try {
+    noop = await startTarget({ backend: 'noop' }, ctx.configDir, undefined, hotRequest('fixed_window'));
+    log(`started the no-op server (pid ${noop.child.pid}, gRPC port ${noop.port})`);
     let index = 0;
     for (const scenario of scenarios) {
       index++;
@@ -420,15 +396,20 @@ async function main(): Promise<void> {
           `started ${JSON.stringify(scenario.target)} (pid ${running.child.pid}, gRPC port ${running.port})`,
         );
       }
-      log(`[${index}/${scenarios.length}] ${scenario.label} c=${scenario.concurrency} for ${SECONDS}s ...`);
-      const result = await measure(ctx, running!, scenario);
+      log(
+        `[${index}/${scenarios.length}] ${scenario.label} c=${scenario.concurrency}: no-op, then the service, ${SECONDS}s each ...`,
+      );
+      const ceiling = await measure(ctx, noop, { ...scenario, target: { backend: 'noop' } });
+      const result = { ...(await measure(ctx, running!, scenario)), ceiling };
       rows.push(result);
       log(
-        `    ${count(result.reqPerSec)} req/s, p99 ${Math.round(result.p99Us)} µs, CPU ${result.cpuPercent.toFixed(0)}% (${result.cpuUsPerReq.toFixed(1)} µs/req)${result.redisScriptCalls === undefined ? '' : `, ${result.redisScriptCalls.toFixed(3)} script calls/decision`}, ${result.answer}`,
+        `    ${count(result.reqPerSec)} req/s (${share(result.reqPerSec, ceiling.reqPerSec)} of the no-op's ${count(ceiling.reqPerSec)}), p99 ${Math.round(result.p99Us)} µs (no-op ${Math.round(ceiling.p99Us)}), CPU ${result.cpuUsPerReq.toFixed(1)} µs/req (no-op ${ceiling.cpuUsPerReq.toFixed(1)})${result.redisScriptCalls === undefined ? '' : `, ${result.redisScriptCalls.toFixed(3)} script calls/decision`}, ${result.answer}`,
       );
     }
     await stopTarget(running);
     running = undefined;
+    await stopTarget(noop);
+    noop = undefined;
     if (ctx.redis && ctx.redisClient) ceilings = await storageCeilings(ctx.redis, ctx.redisClient);
     ctx.redisClient?.disconnect();
     await ctx.redis?.stop();
@@ -438,6 +419,7 @@ async function main(): Promise<void> {
     if (!QUICK) footprint = await memoryFootprint();
   } finally {
     await stopTarget(running);
+    await stopTarget(noop);
     ctx.redisClient?.disconnect();
     await ctx.redis?.stop();
     await rm(ctx.work, { recursive: true, force: true });

@@ -43,6 +43,8 @@ export interface Row {
   redisScriptCalls: number | undefined;
   answer: string;
   generatorCpuPercent?: number | undefined;
+  /** The no-op server under the same load, measured just before this row. */
+  ceiling?: Row | undefined;
 }
 
 export interface StorageCeilings {
@@ -66,24 +68,15 @@ export interface ReportInput {
   machine: string[];
 }
 
-const isNoop = (r: Row) => r.scenario.target.backend === 'noop';
-
-/** The no-op row measured with the same generator at the same concurrency. */
-function ceilingOf(rows: readonly Row[], r: Row): Row | undefined {
-  return rows.find(
-    (c) => isNoop(c) && c.generator === r.generator && c.scenario.concurrency === r.scenario.concurrency,
-  );
-}
-
-function table(rows: readonly Row[], all: readonly Row[]): string[] {
+function table(rows: readonly Row[]): string[] {
   const out = [
-    '| Scenario | Conc. (shape) | req/s | vs no-op | p50 | p99 | p99.9 | p99 vs no-op | failed | server CPU (% of a core) | CPU µs/req (vs no-op) | RSS MB | Redis: commands sent/decision (all incl. in-script) | answers |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    '| Scenario | Conc. (shape) | req/s | no-op req/s (paired) | vs no-op | p50 | p99 | p99.9 | no-op p99 | p99 vs no-op | failed | server CPU (% of a core) | CPU µs/req | no-op CPU µs/req | CPU vs no-op | RSS MB | Redis: commands sent/decision (all incl. in-script) | answers |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
   ];
   for (const r of rows) {
-    const base = isNoop(r) ? r : ceilingOf(all, r);
+    const base = r.ceiling;
     out.push(
-      `| ${r.scenario.label} | ${r.scenario.concurrency} (${r.shape}) | ${count(r.reqPerSec)} | ${share(r.reqPerSec, base?.reqPerSec)} | ${us(r.p50Us)} | ${us(r.p99Us)} | ${us(r.p999Us)} | ${times(r.p99Us, base?.p99Us)} | ${r.failed} | ${r.cpuPercent.toFixed(0)}% | ${r.cpuUsPerReq.toFixed(1)} (${times(r.cpuUsPerReq, base?.cpuUsPerReq)}) | ${r.rssMb.toFixed(0)} | ${
+      `| ${r.scenario.label} | ${r.scenario.concurrency} (${r.shape}) | ${count(r.reqPerSec)} | ${base ? count(base.reqPerSec) : '–'} | ${share(r.reqPerSec, base?.reqPerSec)} | ${us(r.p50Us)} | ${us(r.p99Us)} | ${us(r.p999Us)} | ${base ? us(base.p99Us) : '–'} | ${times(r.p99Us, base?.p99Us)} | ${r.failed} | ${r.cpuPercent.toFixed(0)}% | ${r.cpuUsPerReq.toFixed(1)} | ${base ? base.cpuUsPerReq.toFixed(1) : '–'} | ${times(r.cpuUsPerReq, base?.cpuUsPerReq)} | ${r.rssMb.toFixed(0)} | ${
         r.redisScriptCalls === undefined
           ? '–'
           : `${r.redisScriptCalls.toFixed(3)} (${r.redisCommands!.toFixed(3)})`
@@ -110,8 +103,8 @@ function targets(input: ReportInput): string[] {
   const { rows, footprint } = input;
   const judged = (filter: (r: Row) => boolean) =>
     rows
-      .filter((r) => !isNoop(r) && filter(r))
-      .map((r) => ({ r, base: ceilingOf(rows, r) }))
+      .filter(filter)
+      .map((r) => ({ r, base: r.ceiling }))
       .filter((e): e is { r: Row; base: Row } => e.base !== undefined);
   const out = ['| Target | This run | Verdict |', '|---|---|---|'];
   const line = (target: string, value: string, ok: boolean | undefined) =>
@@ -290,7 +283,7 @@ export function renderReport(input: ReportInput): string {
     '',
     `- Hot key: \`h2load -D ${input.seconds} -c <conns> -m <streams> -t 1 --data=<frame> -H 'content-type: application/grpc' -H 'te: trailers'\` against \`/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit\`; the frame is one length-prefixed \`RateLimitRequest\` (domain \`bench\`, one descriptor, one key). Percentiles from h2load's per-request log. gRPC errors arrive as HTTP 200 with a \`grpc-status\` trailer, which h2load does not read, so one grpc-js call after each run checks the answer.`,
     `- Many keys, 4 descriptors, over-limit mix: the Node generator (bench/load/grpc-load.ts, raw \`node:http2\` in its own process) rotating through ${count(input.manyKeys)} pre-encoded requests; it reads every answer's \`grpc-status\` and \`overall_code\` ("answers"). It costs about as much CPU per request as the server, so on this machine its rows are bounded by the generator: compare them only with the no-op row measured with the same generator.`,
-    `- Ceiling: a no-op grpc-js server (bench/noop-server.ts: same generated service, decodes the request, answers OK) in its own process, loaded the same way in the same run. "vs no-op" is throughput as a share of the no-op's with the same generator and concurrency. Each scenario is preceded by a ${input.warmupSeconds} s warm-up that is not measured.`,
+    `- Ceiling: a no-op grpc-js server (bench/noop-server.ts: same generated service, decodes the request, answers OK) in its own process, running for the whole run. Every scenario is a pair: the no-op under exactly the same load (generator, request bodies, concurrency), then the service, back to back, so the ratio does not drift with whatever else the machine does between scenarios. "vs no-op" is the service's throughput as a share of its pair's. Each measurement is preceded by a ${input.warmupSeconds} s warm-up that is not measured.`,
     '- Server: `node dist/cli.js serve --backend memory|redis --log-level warn` with limits the load never reaches, except `over_limit` (10/s per value) and sliding_log (capped at 10,000/min by the config loader, so under load it rejects most requests). The over-limit mix sends 90% of requests to 4 `over_limit` values and 10% to distinct `fixed_window` values. Redis targets get `BACKEND_TIMEOUT=100ms`: at saturation a call waits in the event loop longer than the default 15 ms budget and would be answered UNAVAILABLE (in one quick run with the default, 5% of the Node-generator answers on Redis were). Errors are counted either way ("failed": HTTP/2 failures plus the server\'s own gRPC error count for h2load rows; non-zero grpc-status for the Node generator).',
     '- Server CPU: `/proc/<pid>/stat` utime+stime over the measured run (primary and workers summed); RSS from `/proc/<pid>/status` after it. Redis commands from `INFO commandstats` before/after: "sent" counts EVALSHA calls (what the service sends), "all" every command Redis ran, inside scripts included, divided by answered requests.',
     "- Load generator, server and Redis share this machine's cores, so absolute numbers are pessimistic; compare ratios to the same-run ceiling.",
@@ -301,14 +294,14 @@ export function renderReport(input: ReportInput): string {
     '',
     '## Hot key (h2load)',
     '',
-    ...table(hot, rows),
+    ...table(hot),
     '',
   ];
   if (many.length > 0) {
     lines.push(
       `## Many keys, 4 descriptors, over-limit mix (Node generator, ${count(input.manyKeys)} distinct requests)`,
       '',
-      ...table(many, rows),
+      ...table(many),
       '',
     );
   }
@@ -316,7 +309,7 @@ export function renderReport(input: ReportInput): string {
     lines.push(
       '## `--workers` (Redis backend, hot key, h2load)',
       '',
-      ...table(workers, rows),
+      ...table(workers),
       '',
       'Workers share the gRPC port through node:cluster; here h2load, Redis and the workers share 2 cores, so this shows the mechanism, not the scaling. docs/workers.md describes the measurement on a machine with spare cores.',
       '',
