@@ -321,7 +321,7 @@ export function renderReport(input: ReportInput): string {
     lines.push(
       '## Quick mode',
       '',
-      '`make bench-quick` runs a subset: hot key for memory fixed_window/token_bucket and Redis fixed_window at concurrency 16/64, 100,000 keys at 64, the over-limit mix with the local cache, two script ceilings and the hot path. `make bench` adds every algorithm, concurrency 256, 4 descriptors, the mixes without cache and on memory, `--workers 2`, and the memory footprint.',
+      '`make bench-quick` runs a subset: hot key on memory fixed_window (concurrency 16 and 64), memory token_bucket and Redis fixed_window (64), 100,000 keys on memory and the over-limit mix with the local cache (64), two script ceilings and the hot path. `make bench` adds every algorithm on both backends, concurrency 256, 4 descriptors, Redis with many keys, the mixes without the cache and on memory, `--workers 2`, and the memory footprint.',
       '',
     );
   }
