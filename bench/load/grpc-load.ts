@@ -26,6 +26,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { RLS_PATH } from '../lib/h2load.js';
 import { splitFrames } from './grpc-frames.js';
 import { LoadRecorder } from './load-recorder.js';
 import type { LoadResult } from './load-result.js';
@@ -44,7 +45,6 @@ export interface GeneratorOptions {
   warmupSeconds: number;
 }
 
-const PATH = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit';
 /** After the deadline, how long in-flight requests may take before the sessions are destroyed. */
 const DRAIN_GRACE_MS = 5000;
 
@@ -141,7 +141,7 @@ class LoadRun {
       ':method': 'POST',
       ':scheme': 'http',
       ':authority': `${options.host}:${options.port}`,
-      ':path': PATH,
+      ':path': RLS_PATH,
       'content-type': 'application/grpc',
       te: 'trailers',
     };
