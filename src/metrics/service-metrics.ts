@@ -58,8 +58,9 @@ export class ServiceMetrics {
   });
 
   /** gRPC calls by method, counted in plain numbers per call and published when read. */
-  private readonly grpcCallCounts = new Map<string, number>();
-  readonly grpcRequests = grpcCallCounter(this.registry, this.grpcCallCounts);
+  /** The response-time series per method; its count is also the method's call count. */
+  private readonly grpcTimes = new Map<string, HistogramSeries>();
+  readonly grpcRequests = grpcCallCounter(this.registry, this.grpcTimes);
   readonly grpcResponseTime = new CallTimeHistogram(
     'ratelimit_service_response_time_seconds',
     'gRPC call time in seconds, from the handler receiving the call to handing the answer to grpc-js, by method',
@@ -75,7 +76,6 @@ export class ServiceMetrics {
     this.registry,
   );
   /** Series bound per method and per backend outcome: the per-call paths skip every label lookup. */
-  private readonly grpcTimes = new Map<string, HistogramSeries>();
   private readonly backendTimes = new Map<string, { ok: HistogramSeries; error: HistogramSeries }>();
   readonly httpRequests = new Counter({
     name: 'ratelimit_http_requests_total',
@@ -100,7 +100,6 @@ export class ServiceMetrics {
 
   /** Counts one gRPC call of `method` (e.g. `ShouldRateLimit`) that took `seconds`. */
   grpcCall(method: string, seconds: number): void {
-    this.grpcCallCounts.set(method, (this.grpcCallCounts.get(method) ?? 0) + 1);
     let time = this.grpcTimes.get(method);
     if (time === undefined) {
       time = this.grpcResponseTime.series(method);
@@ -172,8 +171,11 @@ export interface MetricsExposition {
 /** One process's metrics as `Registry.getMetricsAsJSON()` returns them. */
 export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
-/** ratelimit_service_total_requests, published from `counts` (method → calls) whenever it is read. */
-function grpcCallCounter(registry: Registry, counts: ReadonlyMap<string, number>): Counter<'grpc_method'> {
+/** ratelimit_service_total_requests, published from each method's response-time count whenever it is read. */
+function grpcCallCounter(
+  registry: Registry,
+  times: ReadonlyMap<string, HistogramSeries>,
+): Counter<'grpc_method'> {
   return new Counter({
     name: 'ratelimit_service_total_requests',
     help: 'gRPC calls received, by method (errors included)',
@@ -181,7 +183,7 @@ function grpcCallCounter(registry: Registry, counts: ReadonlyMap<string, number>
     registers: [registry],
     collect() {
       this.reset();
-      for (const [method, calls] of counts) this.inc({ grpc_method: method }, calls);
+      for (const [method, series] of times) this.inc({ grpc_method: method }, series.count);
     },
   });
 }
