@@ -10,6 +10,7 @@ import { ConfigSource } from './config/config-source.js';
 import type { Settings } from './config/settings.js';
 import type { Clock } from './core/clock.js';
 import { createGrpcServer } from './grpc/grpc-server.js';
+import { healthDetail } from './health/health-detail.js';
 import { HealthState } from './health/health-state.js';
 import { createDebugServer } from './http/debug-server.js';
 import { createHttpServer } from './http/http-server.js';
@@ -67,7 +68,7 @@ export interface AppDeps {
 export function createApp(settings: Settings, deps: AppDeps): App {
   const { logger, clock } = deps;
   const grpcHealth = new HealthImplementation();
-  const health = new HealthState(grpcHealth);
+  const health = new HealthState(grpcHealth, { requireConfig: settings.healthyWithAtLeastOneConfigLoaded });
   const metrics = new ServiceMetrics();
   const tracing = createTracing(settings.tracing, { spanProcessor: deps.spanProcessor });
   const backend = createBackend(settings, { ...deps, health, metrics, tracing });
@@ -81,7 +82,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     debounceMs: settings.configReloadDebounceMs,
     onLoaded: (outcome) => {
       (outcome.ok ? metrics.configLoadSuccess : metrics.configLoadError).inc();
-      health.setConfigLoaded(configSource.current() !== undefined);
+      if (outcome.ok) health.setConfigDomains(outcome.config.domains().length);
     },
   });
   const service = new RateLimitService({
@@ -112,6 +113,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     handler: service,
     authOverLimitStatus: settings.authOverLimitStatus,
     isServing: () => health.isServing(),
+    healthDetail: () => healthDetail(health, backend.status(), configSource.current()?.domains().length),
     logger,
     metrics:
       podExpose === undefined

@@ -1,6 +1,7 @@
 import type { Settings } from './config/settings.js';
 import type { Clock } from './core/clock.js';
 import { BackendUnavailableError } from './core/errors.js';
+import type { BackendStatus } from './health/health-detail.js';
 import type { HealthState } from './health/health-state.js';
 import type { Logger } from './log/logger.js';
 import type { ServiceMetrics } from './metrics/service-metrics.js';
@@ -19,6 +20,7 @@ export interface Backend {
   /** Called before the listeners open; Redis connects in the background (health says when it is ready). */
   start(): Promise<void>;
   stop(): Promise<void>;
+  status(): BackendStatus;
 }
 
 export interface BackendDeps {
@@ -42,14 +44,24 @@ export interface BackendDeps {
 export function createBackend(settings: Settings, deps: BackendDeps): Backend {
   const backend = createUntracedBackend(settings, deps);
   if (deps.tracing === undefined) return backend;
-  return { ...backend, store: new TracingCounterStore(backend.store, deps.tracing) };
+  return {
+    store: new TracingCounterStore(backend.store, deps.tracing),
+    start: () => backend.start(),
+    stop: () => backend.stop(),
+    status: () => backend.status(),
+  };
 }
 
 function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
   const { logger, clock, health } = deps;
   if (deps.store !== undefined) {
     const store = deps.store;
-    return { store, start: async () => health.setBackendReady(store.isReady()), stop: () => store.close() };
+    return {
+      store,
+      start: async () => health.setBackendReady(store.isReady()),
+      stop: () => store.close(),
+      status: () => ({ kind: store.kind, warm: true, connected: store.isReady() }),
+    };
   }
   const redis = settings.redis;
   if (settings.backend === 'memory' || redis === undefined) {
@@ -67,10 +79,11 @@ function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
         health.setBackendReady(store.isReady());
       },
       stop: () => store.close(),
+      status: () => ({ kind: 'memory', warm: true, connected: true }),
     };
   }
   // The service needs its store now; the Redis store is built in start() (TLS files and scripts are read async).
-  let redisStore: CounterStore | undefined;
+  let redisStore: RedisCounterStore | undefined;
   const lazyRedis: CounterStore = {
     kind: 'redis',
     apply(checks: readonly CounterCheck[], nowMs: number): Promise<CounterDecision[]> {
@@ -112,18 +125,39 @@ function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
           stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
         })
       : undefined;
-  exportResilienceMetrics(deps.metrics, resilient, cache);
 
   let stopping = false;
-  let connected = false;
+  /** Every connection was up and warm at least once: health waits for this (a warm start). */
+  let warm = false;
   const connections: RedisConnection[] = [];
-  // Ready once Redis first answered, and while the failure mode can answer
-  // (with FAILURE_MODE=error a dead Redis makes us NOT_SERVING; allow/local keep serving).
-  const updateHealth = () => health.setBackendReady(connected && resilient.isReady());
-  resilient.onStateChange((transition) => {
-    deps.metrics.circuitState.set(transition.to === 'open' ? 1 : 0);
+  /** Connections that are ready and have the script loaded. */
+  const up = new Set<RedisConnection>();
+  const allUp = () => up.size === connections.length;
+  // Health as the reference's: up once warm; a later outage counts only with
+  // REDIS_HEALTH_CHECK_ACTIVE_CONNECTION (a restart never fixes Redis).
+  const updateHealth = () => health.setBackendReady(warm && (allUp() || !redis.healthCheckActiveConnection));
+  exportResilienceMetrics(deps.metrics, resilient, cache, allUp);
+
+  /** A connection reported ready: load the script on it, then count it up and let the breaker probe. */
+  const warmUp = (connection: RedisConnection, store: RedisCounterStore) => {
+    store.warmUp(connection.client).then(
+      () => markUp(connection),
+      (error: Error) => {
+        // calls still work (EVALSHA falls back to EVAL); a broken connection shows there
+        logger.warn({ error: error.message, redis: connection.description }, 'redis: SCRIPT LOAD failed');
+        markUp(connection);
+      },
+    );
+  };
+  const markUp = (connection: RedisConnection) => {
+    if (stopping || connection.client.status !== 'ready') return;
+    up.add(connection);
+    if (!allUp()) return;
+    if (!warm) logger.info('backend redis: connected and warm');
+    warm = true;
+    resilient.backendReady();
     updateHealth();
-  });
+  };
   return {
     store: cache ?? resilient,
     async start() {
@@ -131,19 +165,18 @@ function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
         connections.push(await createRedisClient(redis, logger, endpoint));
       }
       const [main, perSecond] = connections as [RedisConnection, RedisConnection | undefined];
-      redisStore = await RedisCounterStore.create({
+      const store = await RedisCounterStore.create({
         client: main.client,
         perSecondClient: perSecond?.client,
         expirationJitterMaxSeconds: redis.expirationJitterMaxSeconds,
         stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
         clockSource: 'redis',
       });
-      const ready = new Set<RedisConnection>();
+      redisStore = store;
       for (const connection of connections) {
         connection.onStateChange((state) => {
-          if (state === 'ready') ready.add(connection);
-          else if (state === 'ended' || redis.healthCheckActiveConnection) ready.delete(connection);
-          connected = ready.size === connections.length;
+          if (state === 'ready') return warmUp(connection, store);
+          up.delete(connection);
           updateHealth();
         });
         connection.connect().catch((error: Error) => {
@@ -166,17 +199,30 @@ function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
       await (cache ?? resilient).close();
       await Promise.all(connections.map((connection) => connection.close()));
     },
+    status: () => ({
+      kind: 'redis',
+      warm,
+      connected: connections.length > 0 && allUp(),
+      circuit: resilient.breakerState(),
+      failureMode: resilience.failureMode,
+    }),
   };
 }
 
-/** Pull-based: the stores keep their own counts; Prometheus copies them at scrape time. */
+/** Pull-based: the stores keep their own counts and state; Prometheus copies them at scrape time. */
 function exportResilienceMetrics(
   metrics: ServiceMetrics,
   resilient: ResilientCounterStore,
   cache: LocalOverLimitCache | undefined,
+  connected: () => boolean,
 ): void {
   metrics.beforeScrape(() => {
+    // read now, not on transitions: an open period shorter than a scrape interval is
+    // also counted in circuit_opened_total
+    metrics.circuitState.set(resilient.breakerState() === 'closed' ? 0 : 1);
+    metrics.backendConnected.set(connected() ? 1 : 0);
     const stats = resilient.stats();
+    metrics.syncTotal(metrics.circuitOpenings, stats.circuitOpenings);
     metrics.syncTotal(metrics.backendErrors, stats.primaryFailures, { backend: 'redis', reason: 'error' });
     metrics.syncTotal(metrics.backendErrors, stats.primaryTimeouts, { backend: 'redis', reason: 'timeout' });
     for (const mode of ['error', 'allow', 'local'] as const) {

@@ -1,16 +1,20 @@
 import { entriesForBytes } from '../storage/over-limit-cache.js';
-import { FAILURE_MODES, type FailureMode } from '../storage/resilient-store.js';
+import { DEFAULT_BACKEND_TIMEOUT_MS, FAILURE_MODES, type FailureMode } from '../storage/resilient-store.js';
 import { parseChoice, parseDurationMs, parseIntIn, SettingError } from './settings-parsers.js';
 
 /** Backend failure handling and the local over-limit cache, from the environment. */
 export interface ResilienceSettings {
   /** FAILURE_MODE: error (default; gRPC UNAVAILABLE) | allow (answer OK, marked) | local (in-memory fallback). */
   readonly failureMode: FailureMode;
-  /** BACKEND_TIMEOUT: budget of one backend call, ms (default 15; 0 = none). */
+  /** BACKEND_TIMEOUT: budget of one backend call, ms (default 250; 0 = none). */
   readonly backendTimeoutMs: number;
   readonly breaker: {
-    /** CIRCUIT_BREAKER_FAILURES: consecutive failures that open the circuit (default 3). */
-    readonly failureThreshold: number;
+    /** CIRCUIT_BREAKER_FAILURES: failures within the window needed to open the circuit (default 10). */
+    readonly minFailures: number;
+    /** CIRCUIT_BREAKER_FAILURE_RATIO: share of the window's calls that must have failed (default 0.5). */
+    readonly failureRatio: number;
+    /** CIRCUIT_BREAKER_WINDOW: the sliding window the failure rate is measured over, ms (default 1 000). */
+    readonly windowMs: number;
     /** CIRCUIT_BREAKER_MIN_BACKOFF: first open period, ms (default 100). */
     readonly minBackoffMs: number;
     /** CIRCUIT_BREAKER_MAX_BACKOFF: cap of the open period, ms (default 10 000). */
@@ -37,11 +41,15 @@ export function loadResilienceSettings(env: Env): ResilienceSettings {
   const failureMode = read(env, 'FAILURE_MODE', 'error', (name, raw) =>
     parseChoice(name, raw, FAILURE_MODES),
   );
-  const backendTimeoutMs = read(env, 'BACKEND_TIMEOUT', 15, (name, raw) =>
+  const backendTimeoutMs = read(env, 'BACKEND_TIMEOUT', DEFAULT_BACKEND_TIMEOUT_MS, (name, raw) =>
     durationIn(name, raw, 0, MAX_TIMEOUT_MS),
   );
-  const failureThreshold = read(env, 'CIRCUIT_BREAKER_FAILURES', 3, (name, raw) =>
+  const minFailures = read(env, 'CIRCUIT_BREAKER_FAILURES', 10, (name, raw) =>
     parseIntIn(name, raw, 1, 1_000_000),
+  );
+  const failureRatio = read(env, 'CIRCUIT_BREAKER_FAILURE_RATIO', 0.5, parseFailureRatio);
+  const windowMs = read(env, 'CIRCUIT_BREAKER_WINDOW', 1_000, (name, raw) =>
+    durationIn(name, raw, 100, MAX_BACKOFF_CAP_MS),
   );
   const minBackoffMs = read(env, 'CIRCUIT_BREAKER_MIN_BACKOFF', 100, (name, raw) =>
     durationIn(name, raw, 1, MAX_BACKOFF_CAP_MS),
@@ -72,7 +80,7 @@ export function loadResilienceSettings(env: Env): ResilienceSettings {
   return {
     failureMode,
     backendTimeoutMs,
-    breaker: { failureThreshold, minBackoffMs, maxBackoffMs },
+    breaker: { minFailures, failureRatio, windowMs, minBackoffMs, maxBackoffMs },
     localCacheSizeBytes,
     localCacheEntries: entries > 0 ? entries : entriesForBytes(localCacheSizeBytes),
   };
@@ -82,6 +90,14 @@ export function loadResilienceSettings(env: Env): ResilienceSettings {
 function read<T>(env: Env, name: string, fallback: T, parse: (name: string, raw: string) => T): T {
   const raw = env[name];
   return raw === undefined || raw.trim() === '' ? fallback : parse(name, raw);
+}
+
+function parseFailureRatio(name: string, raw: string): number {
+  const ratio = Number(raw.trim());
+  if (!Number.isFinite(ratio) || ratio <= 0 || ratio > 1) {
+    throw new SettingError(name, raw, 'a number greater than 0 and at most 1, e.g. 0.5');
+  }
+  return ratio;
 }
 
 function durationIn(name: string, raw: string, minMs: number, maxMs: number): number {

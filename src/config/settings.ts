@@ -40,6 +40,8 @@ export interface Settings {
   readonly runtimeIgnoreDotfiles: boolean;
   readonly mergeDomainConfig: boolean;
   readonly forceStartWithoutInitialConfig: boolean;
+  /** HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED (false): health also waits for a config with a domain. */
+  readonly healthyWithAtLeastOneConfigLoaded: boolean;
   /**
    * --backend / BACKEND_TYPE; when neither is given, redis if REDIS_URL is set,
    * else memory (the reference defaults to redis; we start without one).
@@ -167,6 +169,7 @@ export function loadSettings(
     mergeDomainConfig: bool('MERGE_DOMAIN_CONFIG', false),
     forceStartWithoutInitialConfig:
       flags.forceStartWithoutInitialConfig ?? bool('FORCE_START_WITHOUT_INITIAL_CONFIG', false),
+    healthyWithAtLeastOneConfigLoaded: bool('HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED', false),
     backend,
     redis: redisPart?.redis,
     resilience: loadResilienceSettings(env),

@@ -5,16 +5,36 @@ export const HEALTH_SERVICE_NAMES = ['', 'ratelimit'] as const;
 
 type Component = 'config' | 'backend' | 'draining';
 
+export interface HealthOptions {
+  /**
+   * HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED: unhealthy until a config with at
+   * least one domain loads, and again after a successful load with none.
+   * Off (the reference's default): the config does not affect health.
+   */
+  readonly requireConfig?: boolean;
+}
+
 /**
- * Serving = a config is loaded AND the backend can answer AND we are not
- * draining. Every change is pushed to the gRPC health service (so Watch
- * streams see it) and read by HTTP /healthcheck.
+ * Health as the reference defines it (its §5.8): the process is healthy once
+ * the backend is up (Redis: connected and warm), unless draining, and — only
+ * when asked for — a config with a domain is loaded. A backend outage after
+ * that does not make it unhealthy (a restart never fixes Redis); the backend
+ * reports a lost connection only under REDIS_HEALTH_CHECK_ACTIVE_CONNECTION.
+ * Degraded states (breaker open, Redis down) are reported by the detail view,
+ * metrics and logs instead. Every change is pushed to the gRPC health service
+ * (so Watch streams see it) and read by HTTP /healthcheck.
  */
 export class HealthState {
-  private readonly problems = new Set<Component>(['config', 'backend']);
+  private readonly problems = new Set<Component>(['backend']);
   private readonly listeners: ((serving: boolean) => void)[] = [];
+  private readonly requireConfig: boolean;
 
-  constructor(private readonly grpcHealth: HealthImplementation) {
+  constructor(
+    private readonly grpcHealth: HealthImplementation,
+    options: HealthOptions = {},
+  ) {
+    this.requireConfig = options.requireConfig ?? false;
+    if (this.requireConfig) this.problems.add('config');
     this.publish();
   }
 
@@ -22,10 +42,12 @@ export class HealthState {
     return this.problems.size === 0;
   }
 
-  setConfigLoaded(loaded: boolean): void {
-    this.set('config', !loaded);
+  /** After each successful config load: how many domains it has. Failed loads change nothing. */
+  setConfigDomains(domains: number): void {
+    if (this.requireConfig) this.set('config', domains === 0);
   }
 
+  /** The backend is up (Redis: warm, and connected where the active-connection check is on). */
   setBackendReady(ready: boolean): void {
     this.set('backend', !ready);
   }
@@ -39,7 +61,7 @@ export class HealthState {
   reasons(): string[] {
     return [...this.problems].map((problem) =>
       problem === 'config'
-        ? 'no valid config loaded'
+        ? 'no config with a domain loaded (HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED)'
         : problem === 'backend'
           ? 'backend not ready'
           : 'shutting down',

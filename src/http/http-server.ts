@@ -10,6 +10,8 @@ import { requestFromJson, responseToJson } from './json-codec.js';
 export interface HttpServerOptions {
   readonly handler: { shouldRateLimit(request: RateLimitRequest): Promise<RateLimitResult> };
   readonly isServing: () => boolean;
+  /** GET /healthcheck?detail: a JSON view of health and what is degraded (status code as /healthcheck). */
+  readonly healthDetail?: () => unknown;
   /** Prometheus text for GET /metrics. */
   readonly metrics?: {
     expose(): Promise<{ contentType: string; body: string }>;
@@ -62,7 +64,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
         },
       );
     } else if (path === '/healthcheck') {
-      if (options.isServing()) send(res, 200, 'text/plain', 'OK');
+      const serving = options.isServing();
+      if (options.healthDetail !== undefined && wantsDetail(req.url)) {
+        send(res, serving ? 200 : 500, 'application/json', JSON.stringify(options.healthDetail()));
+      } else if (serving) send(res, 200, 'text/plain', 'OK');
       else send(res, 500, 'text/plain', 'NOT_SERVING');
     } else {
       send(res, 404, 'text/plain', 'not found\n');
@@ -114,6 +119,12 @@ async function handleAuth(
     if (unexpected) options.logger.error({ err: error }, '/auth request failed unexpectedly');
     send(res, status, 'text/plain', `${message}\n`);
   }
+}
+
+/** `?detail` (any value) in the query. */
+function wantsDetail(url: string | undefined): boolean {
+  const query = url?.split('?')[1];
+  return query !== undefined && new URLSearchParams(query).has('detail');
 }
 
 function parseJson(body: string): unknown {

@@ -41,9 +41,21 @@ export class ServiceMetrics {
   });
   readonly circuitState = new Gauge({
     name: 'ratelimit_backend_circuit_open',
-    help: '1 while the circuit breaker keeps calls away from the backend, else 0',
+    help: '1 while the circuit breaker is open or half-open (calls go to the failure mode), else 0; read at scrape time',
     // a 0/1 flag: 1 when any worker's breaker is open (a sum would count workers)
     aggregator: 'max',
+    registers: [this.registry],
+  });
+  readonly circuitOpenings = new Counter({
+    name: 'ratelimit_backend_circuit_opened_total',
+    help: 'Times the circuit breaker opened (shows open periods shorter than a scrape interval)',
+    registers: [this.registry],
+  });
+  readonly backendConnected = new Gauge({
+    name: 'ratelimit_backend_connected',
+    help: '1 while every backend (Redis) connection is up and warm, else 0; read at scrape time',
+    // 0 when any worker is disconnected
+    aggregator: 'min',
     registers: [this.registry],
   });
   readonly localCacheHits = new Counter({

@@ -4,10 +4,10 @@ export type BreakerState = 'closed' | 'open' | 'half_open';
 
 /** Why the breaker changed state. */
 export type BreakerReason =
-  | 'consecutive_failures'
-  | 'timeout_storm'
+  | 'failure_rate'
   | 'probe_failed'
   | 'backoff_elapsed'
+  | 'backend_ready'
   | 'probe_succeeded';
 
 /** One state change, as reported to `onStateChange`. */
@@ -19,25 +19,27 @@ export interface BreakerTransition {
   readonly atMs: number;
   /** to = 'open' only: when a probe will be let through, ms since the epoch. */
   readonly retryAtMs?: number;
+  /** to = 'open' by failure_rate only: the window's failures and finished calls. */
+  readonly failures?: number;
+  readonly calls?: number;
 }
 
 export interface CircuitBreakerOptions {
   readonly clock: Clock;
-  /** Consecutive failures (errors or timeouts) that open a closed breaker. Default 3, ≥ 1. */
-  readonly failureThreshold?: number;
+  /**
+   * Failures (errors or timeouts) within the window that a closed breaker
+   * needs before it opens. Default 10, ≥ 1. A minimum volume: a handful of
+   * slow calls on a busy node must not cut a healthy backend off.
+   */
+  readonly minFailures?: number;
+  /** Share of the window's finished calls that must have failed, (0, 1]. Default 0.5. */
+  readonly failureRatio?: number;
+  /** The sliding window the failure rate is measured over, ms. Default 1 000. */
+  readonly windowMs?: number;
   /** Backoff of the first opening, ms. Default 100. */
   readonly minBackoffMs?: number;
   /** Cap of the backoff, ms. Default 10 000. */
   readonly maxBackoffMs?: number;
-  /**
-   * Timeout storm: within one window of `stormWindowMs` (default 1000), at least
-   * `stormMinTimeouts` (default 10) calls timed out and they are at least
-   * `stormRatio` (default 0.5) of the calls that finished in it. Opens the
-   * breaker even when successes keep breaking the run of consecutive failures.
-   */
-  readonly stormWindowMs?: number;
-  readonly stormMinTimeouts?: number;
-  readonly stormRatio?: number;
   /** Uniform in [0, 1); default Math.random. Injected by tests. */
   readonly random?: () => number;
   readonly onStateChange?: (transition: BreakerTransition) => void;
@@ -46,16 +48,27 @@ export interface CircuitBreakerOptions {
 /** `acquire()`'s answer when the call must not go to the backend. */
 export const DENIED = -1;
 
+/** The window is kept as this many buckets (a sliding window at 1/10 of its length resolution). */
+const BUCKETS = 10;
+
 /**
  * A circuit breaker for one backend: pure, driven by the injected clock, no
  * timers (whoever wants a wake-up at `retryAtMs()` schedules it).
  *
- * closed → open after `failureThreshold` consecutive failures or a timeout
- * storm; open for a backoff; then half-open, where exactly one probe goes
- * through: its success closes the breaker, its failure re-opens it with the
- * next backoff. Backoff n (n = openings since the last close, from 0) is drawn
- * uniformly ("full jitter") from [min, min(max, min·2ⁿ)], so the first is
- * exactly `minBackoffMs` and a fleet of replicas does not probe in lockstep.
+ * closed → open when, within the last `windowMs`, at least `minFailures`
+ * calls failed and they are at least `failureRatio` of the calls that
+ * finished: a sustained failure rate over a minimum volume (the SRE-book
+ * rule), not a run of a few timeouts, which a CPU-saturated event loop can
+ * produce while the backend is healthy. Open for a backoff; then half-open,
+ * where exactly one probe goes through: its success closes the breaker, its
+ * failure re-opens it with the next backoff. Backoff n (n = openings since
+ * the last close, from 0) is drawn uniformly ("full jitter") from
+ * [min, min(max, min·2ⁿ)], so the first is exactly `minBackoffMs` and a fleet
+ * of replicas does not probe in lockstep.
+ *
+ * `wake()` ends an open period at once: the backend itself said it can answer
+ * (its client reconnected, or a call it had been given answered), so the
+ * next call probes instead of waiting out a backoff.
  *
  * Every permitted call gets a ticket (the breaker's generation); outcomes are
  * reported with it, and outcomes of calls started before the last state
@@ -64,32 +77,30 @@ export const DENIED = -1;
 export class CircuitBreaker {
   private current: BreakerState = 'closed';
   private generation = 0;
-  private consecutiveFailures = 0;
   /** Openings since the breaker was last closed (backoff exponent). */
   private openings = 0;
   private reopenAtMs = 0;
   private probeInFlight = false;
-  private windowStartMs = Number.NEGATIVE_INFINITY;
-  private windowCalls = 0;
-  private windowTimeouts = 0;
+  /** Per bucket: its index (ms / bucketMs), finished calls and failures. */
+  private readonly bucketIndex = new Array<number>(BUCKETS).fill(Number.NEGATIVE_INFINITY);
+  private readonly bucketCalls = new Array<number>(BUCKETS).fill(0);
+  private readonly bucketFailures = new Array<number>(BUCKETS).fill(0);
   private readonly clock: Clock;
-  private readonly threshold: number;
+  private readonly minFailures: number;
+  private readonly failureRatio: number;
+  private readonly bucketMs: number;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
-  private readonly stormWindowMs: number;
-  private readonly stormMinTimeouts: number;
-  private readonly stormRatio: number;
   private readonly random: () => number;
   private readonly listener: ((transition: BreakerTransition) => void) | undefined;
 
   constructor(options: CircuitBreakerOptions) {
     this.clock = options.clock;
-    this.threshold = Math.max(1, options.failureThreshold ?? 3);
+    this.minFailures = Math.max(1, options.minFailures ?? 10);
+    this.failureRatio = Math.min(1, Math.max(Number.MIN_VALUE, options.failureRatio ?? 0.5));
+    this.bucketMs = Math.max(1, (options.windowMs ?? 1_000) / BUCKETS);
     this.minBackoffMs = Math.max(0, options.minBackoffMs ?? 100);
     this.maxBackoffMs = Math.max(this.minBackoffMs, options.maxBackoffMs ?? 10_000);
-    this.stormWindowMs = options.stormWindowMs ?? 1000;
-    this.stormMinTimeouts = options.stormMinTimeouts ?? 10;
-    this.stormRatio = options.stormRatio ?? 0.5;
     this.random = options.random ?? Math.random;
     this.listener = options.onStateChange;
   }
@@ -118,6 +129,15 @@ export class CircuitBreaker {
   }
 
   /**
+   * The backend reports that it can answer now (reconnected, or answered a
+   * call): an open breaker turns half-open at once, so the next call probes.
+   * Does nothing in any other state.
+   */
+  wake(): void {
+    if (this.current === 'open') this.move('half_open', 'backend_ready');
+  }
+
+  /**
    * Asks to call the backend. Returns a ticket (≥ 0) to report the outcome
    * with, or DENIED: open, or half-open with its one probe already out.
    */
@@ -136,22 +156,25 @@ export class CircuitBreaker {
       this.move('closed', 'probe_succeeded');
       return;
     }
-    this.consecutiveFailures = 0;
-    this.countInWindow(false);
+    this.bucketCalls[this.bucketAt(this.clock.nowMs())]!++;
   }
 
   /** The call made with `ticket` failed: an error, or no answer within its budget. */
-  failure(ticket: number, kind: 'error' | 'timeout'): void {
+  failure(ticket: number, _kind: 'error' | 'timeout'): void {
     if (ticket !== this.generation) return;
     if (this.current === 'half_open') {
       this.move('open', 'probe_failed');
       return;
     }
     if (this.current !== 'closed') return;
-    this.consecutiveFailures++;
-    const storm = this.countInWindow(kind === 'timeout');
-    if (this.consecutiveFailures >= this.threshold) this.move('open', 'consecutive_failures');
-    else if (storm) this.move('open', 'timeout_storm');
+    const nowMs = this.clock.nowMs();
+    const at = this.bucketAt(nowMs);
+    this.bucketCalls[at]!++;
+    this.bucketFailures[at]!++;
+    const { calls, failures } = this.windowTotals(nowMs);
+    if (failures >= this.minFailures && failures >= this.failureRatio * calls) {
+      this.move('open', 'failure_rate', { failures, calls });
+    }
   }
 
   /** The backoff ceiling of opening n (from 0), ms: min·2ⁿ capped at max. */
@@ -159,31 +182,40 @@ export class CircuitBreaker {
     return Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(n, 52));
   }
 
-  /** Counts a finished call in the storm window; true when this timeout completes a storm. */
-  private countInWindow(timedOut: boolean): boolean {
-    const nowMs = this.clock.nowMs();
-    if (nowMs - this.windowStartMs >= this.stormWindowMs || nowMs < this.windowStartMs) {
-      this.windowStartMs = nowMs;
-      this.windowCalls = 0;
-      this.windowTimeouts = 0;
+  /** The bucket slot for `nowMs`, emptied first when it last held an older period. */
+  private bucketAt(nowMs: number): number {
+    const index = Math.floor(nowMs / this.bucketMs);
+    const slot = ((index % BUCKETS) + BUCKETS) % BUCKETS;
+    if (this.bucketIndex[slot] !== index) {
+      this.bucketIndex[slot] = index;
+      this.bucketCalls[slot] = 0;
+      this.bucketFailures[slot] = 0;
     }
-    this.windowCalls++;
-    if (!timedOut) return false;
-    this.windowTimeouts++;
-    return (
-      this.windowTimeouts >= this.stormMinTimeouts &&
-      this.windowTimeouts >= this.stormRatio * this.windowCalls
-    );
+    return slot;
   }
 
-  private move(to: BreakerState, reason: BreakerReason): void {
+  /** Finished calls and failures in the buckets of the last window (a clock that went back counts as new). */
+  private windowTotals(nowMs: number): { calls: number; failures: number } {
+    const newest = Math.floor(nowMs / this.bucketMs);
+    let calls = 0;
+    let failures = 0;
+    for (let slot = 0; slot < BUCKETS; slot++) {
+      const index = this.bucketIndex[slot]!;
+      if (index > newest - BUCKETS && index <= newest) {
+        calls += this.bucketCalls[slot]!;
+        failures += this.bucketFailures[slot]!;
+      }
+    }
+    return { calls, failures };
+  }
+
+  private move(to: BreakerState, reason: BreakerReason, rate?: { failures: number; calls: number }): void {
     const from = this.current;
     const atMs = this.clock.nowMs();
     this.current = to;
     this.generation++;
     this.probeInFlight = false;
-    this.consecutiveFailures = 0;
-    this.windowStartMs = Number.NEGATIVE_INFINITY;
+    this.bucketIndex.fill(Number.NEGATIVE_INFINITY);
     let retryAtMs: number | undefined;
     if (to === 'open') {
       const ceiling = this.backoffCeilingMs(this.openings);
@@ -193,8 +225,13 @@ export class CircuitBreaker {
     } else if (to === 'closed') {
       this.openings = 0;
     }
-    this.listener?.(
-      retryAtMs === undefined ? { from, to, reason, atMs } : { from, to, reason, atMs, retryAtMs },
-    );
+    this.listener?.({
+      from,
+      to,
+      reason,
+      atMs,
+      ...(retryAtMs === undefined ? {} : { retryAtMs }),
+      ...(rate === undefined ? {} : rate),
+    });
   }
 }

@@ -1,3 +1,5 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +9,8 @@ import {
 import { createRlsClient, entries, type RlsTestClient } from '../support/grpc-client.js';
 import { healthCheck, listServicesByReflection } from '../support/grpc-extras.js';
 import { startServer, type TestServer } from '../support/server.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const CONFIG = {
   'shop.yaml': `
@@ -149,15 +153,33 @@ describe('gRPC health and reflection', () => {
     expect(services).toContain('grpc.health.v1.Health');
   });
 
-  it('starts NOT_SERVING and answers UNAVAILABLE when forced to start with an invalid config', async () => {
+  it('forced to start with an invalid config: SERVING as the reference, answering UNAVAILABLE', async () => {
     const { server, client } = await start(
       { FORCE_START_WITHOUT_INITIAL_CONFIG: 'true' },
       { 'bad.yaml': 'domain: shop\ndescriptors:\n  - key: user\n    rate_limit: { unit: fortnight }\n' },
     );
-    expect(await healthCheck(server.grpcAddress, 'ratelimit')).toBe('NOT_SERVING');
+    expect(await healthCheck(server.grpcAddress, 'ratelimit')).toBe('SERVING');
     await expect(
       client.shouldRateLimit({ domain: 'shop', descriptors: [{ entries: entries('user=a') }] }),
     ).rejects.toMatchObject({ code: status.UNAVAILABLE, details: 'no rate limit configuration loaded' });
+  });
+
+  it('HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED: NOT_SERVING until a config with a domain loads, and after a load with none', async () => {
+    const { server } = await start(
+      { FORCE_START_WITHOUT_INITIAL_CONFIG: 'true', HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED: 'true' },
+      { 'bad.yaml': 'domain: shop\ndescriptors:\n  - key: user\n    rate_limit: { unit: fortnight }\n' },
+    );
+    const health = () => healthCheck(server.grpcAddress, 'ratelimit');
+    expect(await health()).toBe('NOT_SERVING');
+    await writeFile(join(server.configDir, 'bad.yaml'), 'domain: shop\n');
+    await expect.poll(health, { timeout: 5_000 }).toBe('SERVING');
+    // a failed load changes nothing
+    await writeFile(join(server.configDir, 'bad.yaml'), 'domain: [shop\n');
+    await sleep(300);
+    expect(await health()).toBe('SERVING');
+    // a successful load with no domain makes it unhealthy again
+    await rm(join(server.configDir, 'bad.yaml'));
+    await expect.poll(health, { timeout: 5_000 }).toBe('NOT_SERVING');
   });
 
   it('refuses to start on an invalid config, naming file and line', async () => {

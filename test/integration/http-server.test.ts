@@ -114,7 +114,7 @@ describe('POST /json', () => {
 });
 
 describe('GET /healthcheck and the debug port', () => {
-  it('answers 200 OK while serving and 500 when no config is loaded', async () => {
+  it('answers 200 OK while serving, and 500 without a config only under HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED', async () => {
     server = await startServer({ config: CONFIG });
     const ok = await fetch(`${server.httpUrl}/healthcheck`);
     expect([ok.status, await ok.text()]).toEqual([200, 'OK']);
@@ -123,7 +123,31 @@ describe('GET /healthcheck and the debug port', () => {
       config: { 'bad.yaml': 'domain: [x]\n' },
       env: { FORCE_START_WITHOUT_INITIAL_CONFIG: 'true' },
     });
-    expect((await fetch(`${server.httpUrl}/healthcheck`)).status).toBe(500);
+    expect((await fetch(`${server.httpUrl}/healthcheck`)).status).toBe(200);
+    await server.stop();
+    server = await startServer({
+      config: { 'bad.yaml': 'domain: [x]\n' },
+      env: { FORCE_START_WITHOUT_INITIAL_CONFIG: 'true', HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED: 'true' },
+    });
+    const failing = await fetch(`${server.httpUrl}/healthcheck`);
+    expect([failing.status, await failing.text()]).toEqual([500, 'NOT_SERVING']);
+  });
+
+  it('shows what is degraded on /healthcheck?detail while /healthcheck stays 200', async () => {
+    server = await startServer({
+      config: { 'bad.yaml': 'domain: [x]\n' },
+      env: { FORCE_START_WITHOUT_INITIAL_CONFIG: 'true' },
+    });
+    const detail = await fetch(`${server.httpUrl}/healthcheck?detail`);
+    expect(detail.status).toBe(200);
+    expect(detail.headers.get('content-type')).toBe('application/json');
+    expect(await detail.json()).toEqual({
+      status: 'SERVING',
+      reasons: [],
+      degraded: ['no config loaded: every request is answered with an error'],
+      config: { loaded: false, domains: null },
+      backend: { kind: 'memory', warm: true, connected: true },
+    });
   });
 
   it('lists the loaded limits, sorted, on /rlconfig', async () => {

@@ -53,8 +53,8 @@ const SMALL_CALLERS = 2;
 const WARMUP_MS = 500;
 const OUTAGE_MS = 1_300;
 const RECOVERY_BOUND_MS = 10_000;
-/** A timed-out call is answered after BACKEND_TIMEOUT (50 ms); this is that plus generous slack, far below REDIS_TIMEOUT (10 s). */
-const ANSWER_BOUND_MS = 500;
+/** A timed-out call is answered after BACKEND_TIMEOUT (default 250 ms); this is that plus generous slack, far below REDIS_TIMEOUT (10 s). */
+const ANSWER_BOUND_MS = 1_000;
 
 let redis: RestartableRedis | undefined;
 let server: TestServer | undefined;
@@ -253,8 +253,8 @@ function expectModeError(run: FaultRun) {
   expect(all.some((s) => s.outcome === 'ERROR')).toBe(true);
   // every OK came from Redis and was counted: at most the limit per window, all answers included
   expect(excessOver(summary.smallOk.certain, SMALL_LIMIT)).toBe(0);
-  // the breaker opened: NOT_SERVING (it reads SERVING again while half-open)
-  expect(run.health).toContain('NOT_SERVING');
+  // a Redis outage never makes the process unhealthy (the reference's health; a restart fixes nothing)
+  expect(run.health.every((h) => h === 'SERVING')).toBe(true);
 }
 
 function expectModeAllow(run: FaultRun) {
@@ -281,7 +281,7 @@ function expectModeLocal(run: FaultRun) {
 }
 
 describe('Redis killed (SIGKILL) and restarted empty on the same port mid-load', { timeout: 30_000 }, () => {
-  it('FAILURE_MODE=error: UNAVAILABLE only, never an uncounted OK, NOT_SERVING while open, recovers', async () => {
+  it('FAILURE_MODE=error: UNAVAILABLE only, never an uncounted OK, stays SERVING, recovers', async () => {
     expectModeError(await faultUnderLoad('kill', 'error'));
   });
 
@@ -295,7 +295,7 @@ describe('Redis killed (SIGKILL) and restarted empty on the same port mid-load',
 });
 
 describe('Redis paused (SIGSTOP) mid-load, then SIGCONT', { timeout: 30_000 }, () => {
-  it('FAILURE_MODE=error: answers within the time budget, breaker opens (NOT_SERVING), recovers', async () => {
+  it('FAILURE_MODE=error: answers within the time budget, stays SERVING, recovers', async () => {
     expectModeError(await faultUnderLoad('pause', 'error'));
   });
 

@@ -78,3 +78,13 @@ export function applyCommand(client: Redis | Cluster, script: ApplyScript): Appl
     }
   };
 }
+
+/**
+ * Caches the script in Redis (SCRIPT LOAD) on `client`, or on every master of
+ * a Cluster, so the first calls after a start or a reconnect run EVALSHA
+ * without a NOSCRIPT round trip. Rejects with the Redis error.
+ */
+export async function preloadScript(client: Redis | Cluster, script: ApplyScript): Promise<void> {
+  const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  await Promise.all(nodes.map((node) => node.script('LOAD', script.lua)));
+}

@@ -2,7 +2,13 @@ import type { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../counter-store.js';
 import { HASH_SLOTS, hashSlot } from './hash-slot.js';
-import { type ApplyCommand, type ApplyScript, applyCommand, loadApplyScript } from './lua-scripts.js';
+import {
+  type ApplyCommand,
+  type ApplyScript,
+  applyCommand,
+  loadApplyScript,
+  preloadScript,
+} from './lua-scripts.js';
 import { redisKey } from './redis-keys.js';
 import { type BatchHeader, ScriptBatch } from './script-batch.js';
 
@@ -87,6 +93,7 @@ export class RedisCounterStore implements CounterStore {
   private readonly main: Target;
   private readonly perSecond: Target | undefined;
   private readonly clients: readonly (Redis | Cluster)[];
+  private readonly script: ApplyScript;
   private readonly jitterMaxSeconds: number;
   private readonly stopIncrement: string;
   private readonly clock: 'redis' | 'caller';
@@ -99,6 +106,7 @@ export class RedisCounterStore implements CounterStore {
 
   /** Prefer `RedisCounterStore.create`, which loads the script; `script` comes from `loadApplyScript`. */
   constructor(options: RedisCounterStoreOptions, script: ApplyScript) {
+    this.script = script;
     this.main = target(options.client, script);
     this.perSecond =
       options.perSecondClient === undefined ? undefined : target(options.perSecondClient, script);
@@ -141,6 +149,14 @@ export class RedisCounterStore implements CounterStore {
       ),
     );
     return decisions;
+  }
+
+  /**
+   * Loads the decision script into `client` (one of this store's; every
+   * master of a Cluster): call it on every connect, before reporting ready.
+   */
+  warmUp(client: Redis | Cluster): Promise<void> {
+    return preloadScript(client, this.script);
   }
 
   /** True while every client is connected and ready. */

@@ -70,14 +70,15 @@ describe('ResilientCounterStore', () => {
       primary,
       clock,
       wakeAfterBackoff: false,
-      breaker: { random: () => 0 },
       ...options,
+      // 3 failures open it here (default 10), to keep the numbers small
+      breaker: { random: () => 0, minFailures: 3, ...options.breaker },
     });
     store.onStateChange((transition) => transitions.push(transition));
     return store;
   }
 
-  /** Makes the primary fail and trips the breaker (3 failing calls), swallowing their answers. */
+  /** Makes the primary fail and trips the breaker (3 failing calls, as `build` sets it), swallowing their answers. */
   async function tripBreaker(): Promise<void> {
     primary.behaviour = 'fail';
     for (let i = 0; i < 3; i++) await store.apply([check()], clock.nowMs()).catch(() => undefined);
@@ -122,7 +123,7 @@ describe('ResilientCounterStore', () => {
       }
       expect(primary.calls).toBe(3);
       expect(store.stats()).toMatchObject({ shortCircuited: 50, degraded: { error: 53 } });
-      expect(transitions).toMatchObject([{ from: 'closed', to: 'open', reason: 'consecutive_failures' }]);
+      expect(transitions).toMatchObject([{ from: 'closed', to: 'open', reason: 'failure_rate' }]);
     });
 
     it('is ready again once the backoff has elapsed, so traffic can bring the probe', async () => {
@@ -138,6 +139,19 @@ describe('ResilientCounterStore', () => {
       build();
       primary.ready = false;
       expect(store.isReady()).toBe(false);
+    });
+
+    it('answers for a primary that is not connected without calling it or touching the breaker', async () => {
+      build();
+      primary.ready = false;
+      for (let i = 0; i < 50; i++) {
+        await expect(store.apply([check()], clock.nowMs())).rejects.toThrow(/unavailable: not connected/);
+      }
+      expect(primary.calls).toBe(0);
+      expect(store.breakerState()).toBe('closed');
+      expect(store.stats()).toMatchObject({ shortCircuited: 50, degraded: { error: 50 } });
+      primary.ready = true;
+      expect((await store.apply([check()], clock.nowMs()))[0]?.degraded).toBeUndefined();
     });
   });
 
@@ -199,6 +213,42 @@ describe('ResilientCounterStore', () => {
       expect(store.breakerState()).toBe('closed');
       expect(store.stats().fallbackKeys).toBe(0);
       expect(transitions.map((t) => t.to)).toEqual(['open', 'half_open', 'closed']);
+    });
+  });
+
+  describe('recovery driven by the backend', () => {
+    it('probes at once when the backend reports ready, not after the backoff', async () => {
+      build({ breaker: { minBackoffMs: 60_000, maxBackoffMs: 60_000 } });
+      await tripBreaker();
+      primary.behaviour = 'ok';
+      await expect(store.apply([check()], clock.nowMs())).rejects.toThrow(/circuit open/);
+      store.backendReady();
+      expect((await store.apply([check()], clock.nowMs()))[0]?.degraded).toBeUndefined();
+      expect(store.breakerState()).toBe('closed');
+      expect(transitions.map((t) => t.reason)).toEqual(['failure_rate', 'backend_ready', 'probe_succeeded']);
+    });
+
+    it('probes at once when a call it gave up on is answered late (a paused Redis resumed)', async () => {
+      build({ failureMode: 'allow', timeoutMs: 5, breaker: { minBackoffMs: 60_000, maxBackoffMs: 60_000 } });
+      primary.behaviour = 'hang';
+      for (let i = 0; i < 3; i++) await store.apply([check()], clock.nowMs());
+      expect(store.breakerState()).toBe('open');
+      primary.behaviour = 'ok';
+      primary.held[0]?.resolve([{ overLimit: false, remaining: 9, resetSeconds: 60, used: 1 }]);
+      await sleep(1);
+      expect(store.breakerState()).toBe('half_open');
+      expect((await store.apply([check()], clock.nowMs()))[0]?.degraded).toBeUndefined();
+      expect(store.breakerState()).toBe('closed');
+    });
+
+    it('counts each opening, however short', async () => {
+      build();
+      await tripBreaker();
+      store.backendReady();
+      primary.behaviour = 'ok';
+      await store.apply([check()], clock.nowMs());
+      await tripBreaker();
+      expect(store.stats().circuitOpenings).toBe(2);
     });
   });
 
@@ -279,7 +329,7 @@ describe('ResilientCounterStore', () => {
     });
 
     it('fails fast instead of piling more calls onto a hung primary than maxAbandoned', async () => {
-      build({ failureMode: 'allow', timeoutMs: 5, maxAbandoned: 2, breaker: { failureThreshold: 1000 } });
+      build({ failureMode: 'allow', timeoutMs: 5, maxAbandoned: 2, breaker: { minFailures: 1000 } });
       primary.behaviour = 'hang';
       await Promise.all([store.apply([check()], clock.nowMs()), store.apply([check()], clock.nowMs())]);
       for (let i = 0; i < 20; i++) await store.apply([check()], clock.nowMs());
