@@ -4,11 +4,11 @@ import { isEmptyNode, report, type YamlFile } from './yaml-file.js';
 import {
   describeFound,
   goFormat,
-  isFloatScalar,
   isIntegerScalar,
   offsetOf,
   resolve,
   scalarText,
+  scalarType,
 } from './yaml-nodes.js';
 
 /** Largest `requests_per_unit` (the proto field is a uint32). */
@@ -38,7 +38,7 @@ function present<L extends Level>(fields: Fields<L>, name: LevelKey<L>): Field |
 /**
  * A string field: '' when missing or null, the text as written for integers and booleans
  * (as yaml.v2 decodes them into a string), undefined after reporting anything else. A
- * float is refused as in the reference (whose text is only `error checking config`).
+ * float or uint64 is refused as in the reference (whose text is only `error checking config`).
  */
 export function readString<L extends Level>(
   file: YamlFile,
@@ -48,7 +48,8 @@ export function readString<L extends Level>(
   const field = present(fields, name);
   if (field === undefined) return '';
   const v = field.value;
-  if (isScalar(v) && !isFloatScalar(v)) return scalarText(v);
+  const type = isScalar(v) ? scalarType(v) : undefined;
+  if (isScalar(v) && type !== 'float' && type !== 'uint64') return scalarText(v);
   const hint = isScalar(v) ? ` (quote it: '${v.source ?? String(v.value)}')` : '';
   report(file, fieldAt(field), `config error, '${name}' must be a string, found ${describeFound(v)}${hint}`);
   return undefined;

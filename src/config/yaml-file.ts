@@ -1,5 +1,6 @@
-import { Document, isScalar, LineCounter, parseAllDocuments, type Tags } from 'yaml';
+import { Document, isScalar, LineCounter, parseAllDocuments, Scalar, type Tags, visit } from 'yaml';
 import type { ConfigProblem } from './config-problem.js';
+import { plainScalar } from './plain-scalar.js';
 
 /**
  * Most collections one file may revisit through aliases (guards against "billion laughs");
@@ -24,9 +25,9 @@ export interface YamlFile {
 }
 
 /**
- * YAML 1.1 like the reference's gopkg.in/yaml.v2 (`yes`/`on` are booleans, `<<` merges maps),
- * minus what yaml.v2 does not do either: sexagesimal numbers (`1:20`) and implicit timestamps
- * stay strings.
+ * YAML 1.1 like the reference's gopkg.in/yaml.v2 (`<<` merges maps, explicit `!!int` and
+ * the like), minus what yaml.v2 does not do either: sexagesimal numbers (`1:20`) and
+ * timestamps stay strings. Untagged plain scalars are then retyped by {@link typeAsGoYaml}.
  */
 const PARSE_OPTIONS = {
   version: '1.1',
@@ -58,6 +59,7 @@ export interface ParsedYaml {
 export function parseYamlFile(path: string, content: string): ParsedYaml {
   const lines = new LineCounter();
   const docs = parseAllDocuments(content, { ...PARSE_OPTIONS, lineCounter: lines });
+  for (const d of docs) typeAsGoYaml(d);
   const first = docs[0];
   const doc: Document = first ?? new Document();
   const file: YamlFile = {
@@ -83,6 +85,21 @@ export function parseYamlFile(path: string, content: string): ParsedYaml {
     }
   }
   return { file, root: first?.contents ?? undefined, ok: file.problems.length === 0 };
+}
+
+/**
+ * Gives every untagged plain scalar the value yaml.v2 resolves it to (see plain-scalar.ts):
+ * the yaml package's YAML 1.1 schema differs in places (it reads `e1` as a float, `0o17`
+ * as a string, `08` as an int). Merge keys keep the package's marker.
+ */
+function typeAsGoYaml(doc: Document): void {
+  visit(doc, {
+    Scalar(_, node) {
+      if (node.type === Scalar.PLAIN && node.tag === undefined && typeof node.value !== 'symbol') {
+        node.value = plainScalar(node.source ?? '').value;
+      }
+    },
+  });
 }
 
 /** True for a missing node or a null scalar (`~`, `null` or nothing at all). */

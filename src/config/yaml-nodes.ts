@@ -1,4 +1,5 @@
-import { isAlias, isMap, isScalar, isSeq, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { type PlainScalar, plainScalar } from './plain-scalar.js';
 import { enter, leave, report, type YamlFile } from './yaml-file.js';
 
 /** A YAML node with aliases followed. */
@@ -90,21 +91,29 @@ function keyIdentity(key: ResolvedNode | undefined): unknown {
   return isScalar(key) ? key.value : key;
 }
 
-const INTEGER_SOURCE = /^[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$/;
+const FLOAT_TAG = 'tag:yaml.org,2002:float';
 
-/** True for a scalar written as an integer (decimal, octal, hex or binary, as YAML 1.1 allows). */
-export function isIntegerScalar(node: Scalar): boolean {
-  return typeof node.value === 'number' && INTEGER_SOURCE.test(node.source ?? String(node.value));
+/**
+ * The yaml.v2 type of a scalar: an untagged plain one as yaml.v2 resolves it; a quoted,
+ * block or explicitly tagged one (`!!float 1`) by the value and tag the yaml package gave it.
+ */
+export function scalarType(node: Scalar): PlainScalar['type'] {
+  if (node.type === Scalar.PLAIN && node.tag === undefined) return plainScalar(node.source ?? '').type;
+  const v = node.value;
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v !== 'number') return 'str';
+  return node.tag === FLOAT_TAG || !Number.isInteger(v) ? 'float' : 'int';
 }
 
-/** True for a scalar that YAML reads as a floating-point number (`1.5`, `1e3`, `.inf`). */
-export function isFloatScalar(node: Scalar): boolean {
-  return typeof node.value === 'number' && !isIntegerScalar(node);
+/** True for a scalar yaml.v2 reads as an int (decimal, octal, hex or binary, within int64). */
+export function isIntegerScalar(node: Scalar): boolean {
+  return scalarType(node) === 'int';
 }
 
 /**
  * The text of a scalar used where a string is expected. Like yaml.v2, a plain scalar that
- * YAML reads as an integer or boolean keeps its text as written (`value: 007` is "007",
+ * yaml.v2 reads as an integer or boolean keeps its text as written (`value: 007` is "007",
  * `value: yes` is "yes"); null is the empty string.
  */
 export function scalarText(node: Scalar): string {
@@ -119,11 +128,14 @@ export function describeFound(node: ResolvedNode | undefined): string {
   if (isMap(node)) return 'a map';
   if (isSeq(node)) return 'a list';
   const v = node.value;
+  const text = node.source ?? String(v);
   if (typeof v === 'string') return `string '${v}'`;
-  if (typeof v === 'boolean') return `boolean ${node.source ?? String(v)}`;
-  if (typeof v === 'number')
-    return `${isIntegerScalar(node) ? 'integer' : 'float'} ${node.source ?? String(v)}`;
-  return `'${node.source ?? String(v)}'`;
+  const type = scalarType(node);
+  if (type === 'bool') return `boolean ${text}`;
+  if (type === 'int') return `integer ${text}`;
+  if (type === 'uint64') return `unsigned 64-bit integer ${text}`;
+  if (type === 'float') return `float ${text}`;
+  return `'${text}'`;
 }
 
 function isEmptyScalar(node: ResolvedNode): boolean {
