@@ -10,6 +10,7 @@ import {
 } from './circuit-breaker.js';
 import type { CounterCheck, CounterDecision, CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
+import { TickDeadlines } from './tick-deadlines.js';
 
 /** FAILURE_MODE: what a request gets while the primary backend cannot answer (DESIGN.md). */
 export type FailureMode = 'error' | 'allow' | 'local';
@@ -26,10 +27,9 @@ export interface ResilientCounterStoreOptions {
   /**
    * Budget of one primary call, ms (default {@link DEFAULT_BACKEND_TIMEOUT_MS}).
    * 0 = no budget: then only the primary's own timeout bounds a call (and a
-   * half-open probe). The budget judges the backend, not this process: when it
-   * runs out, the answer is given only after the I/O already waiting on the
-   * event loop has been read, so a reply that arrived while the loop was busy
-   * with other requests still counts.
+   * half-open probe). The budget judges the backend, not this process: it
+   * starts once the tick's commands are written, and a reply already waiting
+   * on the socket when it runs out still counts (see TickDeadlines).
    */
   readonly timeoutMs?: number;
   /** Breaker thresholds and backoff (clock and callback are supplied here). */
@@ -100,6 +100,8 @@ export class ResilientCounterStore implements CounterStore {
   private readonly clock: Clock;
   private readonly breaker: CircuitBreaker;
   private readonly timeoutMs: number;
+  /** The budgets of primary calls (undefined: no budget). */
+  private readonly deadlines: TickDeadlines | undefined;
   private readonly maxAbandoned: number;
   private readonly createFallback: () => CounterStore;
   private readonly wakeAfterBackoff: boolean;
@@ -126,6 +128,7 @@ export class ResilientCounterStore implements CounterStore {
     this.clock = options.clock;
     this.failureMode = options.failureMode ?? 'error';
     this.timeoutMs = options.timeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
+    this.deadlines = this.timeoutMs > 0 ? new TickDeadlines(this.timeoutMs) : undefined;
     this.maxAbandoned = options.maxAbandoned ?? 1024;
     const stopIncrementWhenOverLimit = options.stopIncrementWhenOverLimit ?? false;
     const clock = options.clock;
@@ -156,42 +159,44 @@ export class ResilientCounterStore implements CounterStore {
     }
     this.counters.primaryCalls++;
     return new Promise<CounterDecision[]>((resolve) => {
-      let settled = false;
-      const expire = () => {
-        if (settled) return;
-        settled = true;
-        this.counters.primaryTimeouts++;
-        this.counters.abandoned++;
-        this.lastError = new Error(`no answer within ${this.timeoutMs} ms`);
-        this.breaker.failure(ticket, 'timeout');
-        resolve(this.degrade(checks, nowMs, this.lastError));
-      };
-      // setImmediate: decide after the poll phase has read whatever reply is already waiting
-      const timer = this.timeoutMs > 0 ? setTimeout(() => setImmediate(expire), this.timeoutMs) : undefined;
       let pending: Promise<CounterDecision[]>;
       try {
         pending = this.primary.apply(checks, nowMs);
       } catch (error) {
         pending = Promise.reject(error);
       }
+      const call = {
+        settled: false,
+        expire: () => {
+          call.settled = true;
+          if (group !== undefined) this.deadlines?.done(group);
+          this.counters.primaryTimeouts++;
+          this.counters.abandoned++;
+          this.lastError = new Error(`no answer within ${this.timeoutMs} ms`);
+          this.breaker.failure(ticket, 'timeout');
+          resolve(this.degrade(checks, nowMs, this.lastError));
+        },
+      };
+      // added after primary.apply queued its command, so the budget starts once it is written
+      const group = this.deadlines?.add(call);
       // Both handlers are always attached, so a late rejection is handled (and ignored).
       pending.then(
         (decisions) => {
-          if (settled) {
+          if (call.settled) {
             this.counters.abandoned--;
             // a call we gave up on was answered: the backend is back, probe now
             this.breaker.wake();
             return;
           }
-          settled = true;
-          clearTimeout(timer);
+          call.settled = true;
+          if (group !== undefined) this.deadlines?.done(group);
           this.breaker.success(ticket);
           resolve(decisions);
         },
         (error: unknown) => {
-          if (settled) return void this.counters.abandoned--;
-          settled = true;
-          clearTimeout(timer);
+          if (call.settled) return void this.counters.abandoned--;
+          call.settled = true;
+          if (group !== undefined) this.deadlines?.done(group);
           this.counters.primaryFailures++;
           this.lastError = error;
           this.breaker.failure(ticket, 'error');
