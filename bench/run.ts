@@ -76,12 +76,8 @@ descriptors:
     rate_limit: { unit: second, requests_per_unit: 10 }
 `;
 
-/**
- * Redis targets run at saturation (closed loop, server at 100% of a core), where a
- * call waits in the event loop longer than the default 15 ms BACKEND_TIMEOUT and
- * would be answered UNAVAILABLE; the harness measures throughput, so it gives them 100 ms.
- */
-const REDIS_ENV = { BACKEND_TIMEOUT: '100ms' };
+/** Redis targets run with the default settings (the budget judges Redis, not the saturated event loop). */
+const REDIS_ENV = {};
 /** Plus the local over-limit cache for the over-limit rows that use it (reference LOCAL_CACHE_SIZE_IN_BYTES). */
 const LOCAL_CACHE = { ...REDIS_ENV, LOCAL_CACHE_SIZE_IN_BYTES: String(16 << 20) };
 

@@ -48,12 +48,7 @@ async function main(): Promise<void> {
     descriptors: [{ entries: [{ key: 'fixed_window', value: 'soak' }] }],
     hitsAddend: 0,
   };
-  const running = await startTarget(
-    { backend: 'redis', env: { BACKEND_TIMEOUT: '100ms' } },
-    configDir,
-    redis.url,
-    probe,
-  );
+  const running = await startTarget({ backend: 'redis', env: {} }, configDir, redis.url, probe);
   const pid = running.child.pid!;
   const samples: Sample[] = [];
   let maxRate = 0;
@@ -103,7 +98,7 @@ async function main(): Promise<void> {
     ...machine(),
     `- ${await version('h2load', ['--version'])}; ${await version('redis-server', ['--version'])}`,
     '',
-    `Method: \`serve --backend redis\` (BACKEND_TIMEOUT=100ms, like \`make bench\`), one hot fixed_window key. The maximum is measured first (h2load, concurrency ${CONCURRENCY}, 5 s); then h2load holds half of it with \`--rps\` for ${MINUTES} minutes while the server's RSS is read from /proc every ${SAMPLE_SECONDS} s.`,
+    `Method: \`serve --backend redis\` (default settings, like \`make bench\`), one hot fixed_window key. The maximum is measured first (h2load, concurrency ${CONCURRENCY}, 5 s); then h2load holds half of it with \`--rps\` for ${MINUTES} minutes while the server's RSS is read from /proc every ${SAMPLE_SECONDS} s.`,
     '',
     '| | value |',
     '|---|---|',

@@ -3,11 +3,17 @@ import { loadResilienceSettings } from '../../../src/config/resilience-settings.
 import { SettingError } from '../../../src/config/settings-parsers.js';
 
 describe('loadResilienceSettings', () => {
-  it('defaults to failure mode error, a 15 ms budget, 3 failures, 100 ms → 10 s backoff, no cache', () => {
+  it('defaults to failure mode error, a 250 ms budget, 10 failures and half the calls in 1 s, 100 ms → 10 s backoff, no cache', () => {
     expect(loadResilienceSettings({})).toEqual({
       failureMode: 'error',
-      backendTimeoutMs: 15,
-      breaker: { failureThreshold: 3, minBackoffMs: 100, maxBackoffMs: 10_000 },
+      backendTimeoutMs: 250,
+      breaker: {
+        minFailures: 10,
+        failureRatio: 0.5,
+        windowMs: 1_000,
+        minBackoffMs: 100,
+        maxBackoffMs: 10_000,
+      },
       localCacheSizeBytes: 0,
       localCacheEntries: 0,
     });
@@ -18,13 +24,21 @@ describe('loadResilienceSettings', () => {
       FAILURE_MODE: 'Local',
       BACKEND_TIMEOUT: '8ms',
       CIRCUIT_BREAKER_FAILURES: '5',
+      CIRCUIT_BREAKER_FAILURE_RATIO: '0.25',
+      CIRCUIT_BREAKER_WINDOW: '5s',
       CIRCUIT_BREAKER_MIN_BACKOFF: '250ms',
       CIRCUIT_BREAKER_MAX_BACKOFF: '1m30s',
     });
     expect(settings).toMatchObject({
       failureMode: 'local',
       backendTimeoutMs: 8,
-      breaker: { failureThreshold: 5, minBackoffMs: 250, maxBackoffMs: 90_000 },
+      breaker: {
+        minFailures: 5,
+        failureRatio: 0.25,
+        windowMs: 5_000,
+        minBackoffMs: 250,
+        maxBackoffMs: 90_000,
+      },
     });
   });
 
@@ -52,6 +66,19 @@ describe('loadResilienceSettings', () => {
     [{ BACKEND_TIMEOUT: '2m' }, "BACKEND_TIMEOUT: expected a duration from 0 ms to 60 s, got '2m'"],
     [{ CIRCUIT_BREAKER_FAILURES: '0' }, 'CIRCUIT_BREAKER_FAILURES: expected an integer from 1'],
     [{ CIRCUIT_BREAKER_MIN_BACKOFF: '0' }, 'CIRCUIT_BREAKER_MIN_BACKOFF: expected a duration from 1 ms'],
+    [
+      { CIRCUIT_BREAKER_FAILURE_RATIO: '0' },
+      "CIRCUIT_BREAKER_FAILURE_RATIO: expected a number greater than 0 and at most 1, e.g. 0.5, got '0'",
+    ],
+    [
+      { CIRCUIT_BREAKER_FAILURE_RATIO: '1.5' },
+      'CIRCUIT_BREAKER_FAILURE_RATIO: expected a number greater than 0',
+    ],
+    [
+      { CIRCUIT_BREAKER_FAILURE_RATIO: 'half' },
+      'CIRCUIT_BREAKER_FAILURE_RATIO: expected a number greater than 0',
+    ],
+    [{ CIRCUIT_BREAKER_WINDOW: '10ms' }, 'CIRCUIT_BREAKER_WINDOW: expected a duration from 100 ms'],
     [
       { CIRCUIT_BREAKER_MIN_BACKOFF: '2s', CIRCUIT_BREAKER_MAX_BACKOFF: '1s' },
       "CIRCUIT_BREAKER_MAX_BACKOFF: expected a duration ≥ CIRCUIT_BREAKER_MIN_BACKOFF (2000 ms), got '1s'",

@@ -6,6 +6,7 @@ import { type MetricsSource, PodMetricsAggregation } from '../../../src/workers/
 /** How each gauge combines across workers; a new gauge fails the test below until it is decided here. */
 const GAUGE_AGGREGATORS: Readonly<Record<string, string>> = {
   ratelimit_backend_circuit_open: 'max',
+  ratelimit_backend_connected: 'min',
 };
 
 /** A worker that answers a collection with `metrics`' snapshot (or not at all). */
