@@ -7,6 +7,7 @@
 
 import { keyTagOf } from '../src/config/read-rule-limits.js';
 import type { Algorithm } from '../src/core/algorithm.js';
+import { isChargedWhenRejected } from '../src/core/limit.js';
 import { UNIT_SECONDS, type Unit } from '../src/core/units.js';
 import { counterKey } from '../src/storage/cache-key.js';
 import type { CounterCheck } from '../src/storage/counter-store.js';
@@ -125,6 +126,7 @@ export class FootprintChecks {
       burst: c.requestsPerUnit,
       hits: 1,
       blocking: true,
+      chargedWhenRejected: isChargedWhenRejected(c.algorithm, false),
     };
   }
 }

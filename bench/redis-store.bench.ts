@@ -9,6 +9,7 @@
 import { Redis } from 'ioredis';
 import { it } from 'vitest';
 import { ALGORITHMS, type Algorithm } from '../src/core/algorithm.js';
+import { isChargedWhenRejected } from '../src/core/limit.js';
 import type { CounterCheck, CounterStore } from '../src/storage/counter-store.js';
 import { RedisCounterStore } from '../src/storage/redis/redis-store.js';
 import { startRedisServer } from '../test/support/redis-server.js';
@@ -38,6 +39,7 @@ function check(algorithm: Algorithm): CounterCheck {
     burst: LIMIT,
     hits: 1,
     blocking: true,
+    chargedWhenRejected: isChargedWhenRejected(algorithm, false),
   };
 }
 

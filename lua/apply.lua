@@ -20,13 +20,16 @@
 --   client_now_ms     the service clock, ms since the Unix epoch: always the clock of
 --                     fixed_window (its keys carry the window start computed from it)
 --   n                 number of checks (and of KEYS) of this request
---   6 per check:
+--   7 per check:
 --     algorithm       'fixed_window' | 'sliding_window' | 'sliding_log' | 'token_bucket'
 --     requests_per_unit  requests (>= 0)
 --     unit_s          unit length, whole seconds
 --     burst           token_bucket capacity (requests); ignored by the others
 --     hits            hits to charge (0 = check only)
 --     blocking        '1' when this limit rejecting stops the others being charged, else '0'
+--     charged_when_rejected  '1' = charged even when the request is rejected, unless
+--                     stop_increment (a lone fixed_window: the reference's rule); '0' =
+--                     charged only when the request is admitted (CounterCheck.chargedWhenRejected)
 --
 -- Returns a flat array of 4 values per check (#KEYS checks, in KEYS order):
 --   admitted          integer 1 | 0 (0 = OVER_LIMIT); -1 = the request failed (below)
@@ -56,7 +59,7 @@ local ALGORITHMS = {
 }
 
 local HEADER_ARGS = 5
-local FIELDS_PER_CHECK = 6
+local FIELDS_PER_CHECK = 7
 
 -- Checks the KEYS/ARGV counts of every request before anything runs.
 local function validate(keys, argv)
@@ -91,25 +94,25 @@ local function read_checks(keys, argv, k, a, n, client_now, now)
     local fixed = name == 'fixed_window'
     checks[i] = {
       key = keys[k + i - 1],
-      fixed = fixed,
       algorithm = algorithm,
       limit = { rate = tonumber(argv[base + 1]), unit = tonumber(argv[base + 2]) * 1000, burst = tonumber(argv[base + 3]) },
       hits = tonumber(argv[base + 4]),
       blocking = argv[base + 5] == '1',
+      charged_when_rejected = argv[base + 6] == '1',
       now = fixed and client_now or now,
     }
   end
   return checks
 end
 
--- fixed_window: always charged (the reference), except that with stop-increment (`stop`)
--- the windows still within their limit are not; the others: iff admitted and no blocking
--- check rejected the request.
+-- charged_when_rejected (a lone fixed_window): always charged (the reference), except that
+-- with stop-increment (`stop`) those still within their limit are not; the others: iff
+-- admitted and no blocking check rejected the request.
 local function should_charge(check, ev, rejected, stop)
   if check.hits == 0 then
     return false
   end
-  if check.fixed then
+  if check.charged_when_rejected then
     return not (stop and ev.admitted)
   end
   return ev.admitted and not rejected
@@ -130,7 +133,7 @@ local function apply_request(checks, stop_increment, opts, reply, k)
     return stored[key] or nil
   end
 
-  -- check every limit; later checks on a key see this one charged (fixed_window: always)
+  -- check every limit; later checks on a key see this one charged (charged_when_rejected: always)
   local work, evs = {}, {}
   local rejected, stop = false, false
   for i = 1, n do
@@ -145,7 +148,7 @@ local function apply_request(checks, stop_increment, opts, reply, k)
       rejected = true
     end
     if stop_increment then
-      if c.fixed then
+      if c.charged_when_rejected then
         -- judged against the count before this request, as the reference's GET pipeline does
         if not c.algorithm.evaluate(stored_state(c.key), c.limit, c.hits, c.now).admitted then
           stop = true
@@ -154,7 +157,7 @@ local function apply_request(checks, stop_increment, opts, reply, k)
         stop = true
       end
     end
-    work[c.key] = (ev.admitted or c.fixed) and ev.charged or ev.uncharged
+    work[c.key] = (ev.admitted or c.charged_when_rejected) and ev.charged or ev.uncharged
   end
 
   -- commit: the last state set on a key is written; an uncharged check only rewrites existing state

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import type { Algorithm } from '../../src/core/algorithm.js';
+import { isChargedWhenRejected } from '../../src/core/limit.js';
 import { loadApplyScript } from '../../src/storage/redis/lua-scripts.js';
 
 const run = promisify(execFile);
@@ -65,7 +66,8 @@ export async function redisBenchmark(
  * The EVALSHA arguments of one request with one check of `algorithm` on a key
  * redis-benchmark randomizes (apply.lua's ARGV layout: clock, stop, jitter,
  * extra ttl, request count, then per request its client time, check count and
- * per check algorithm, limit, unit, burst, hits, blocking).
+ * per check algorithm, limit, unit, burst, hits, blocking, charged_when_rejected: a lone
+ * `rate_limit` of `algorithm`).
  */
 export function applyScriptArgs(sha: string, algorithm: Algorithm, limit: number): string[] {
   const key =
@@ -91,6 +93,7 @@ export function applyScriptArgs(sha: string, algorithm: Algorithm, limit: number
     l,
     '1',
     '1',
+    isChargedWhenRejected(algorithm, false) ? '1' : '0',
   ];
 }
 

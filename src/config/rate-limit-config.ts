@@ -1,6 +1,6 @@
 import { ALGORITHMS, type Algorithm } from '../core/algorithm.js';
 import type { DescriptorEntry, RequestDescriptor } from '../core/descriptor.js';
-import type { Limit, LimitMatch, LimitRule } from '../core/limit.js';
+import { isChargedWhenRejected, type Limit, type LimitMatch, type LimitRule } from '../core/limit.js';
 import type { RuleSet } from '../core/rule-set.js';
 import type { ConfigLevel, ConfigNode, DomainTree, ShareThreshold } from './config-tree.js';
 import { describeRule } from './describe-rule.js';
@@ -136,8 +136,8 @@ function shareValue(share: ShareThreshold, key: string): string {
 }
 
 /**
- * The rule for a request's `limit` override: one fixed_window limit with keyTag '' (the
- * reference's key for these entries), as the reference applies overrides.
+ * The rule for a request's `limit` override: one lone fixed_window limit with keyTag '' (the
+ * reference's key for these entries) and its charging rule, as the reference applies overrides.
  */
 function overrideMatch(domain: string, descriptor: RequestDescriptor): LimitMatch {
   const override = descriptor.limit!;
@@ -150,6 +150,7 @@ function overrideMatch(domain: string, descriptor: RequestDescriptor): LimitMatc
     burst: override.requestsPerUnit,
     name: '',
     keyTag: '',
+    chargedWhenRejected: isChargedWhenRejected('fixed_window', false),
   });
   const rule: LimitRule = Object.freeze({
     fullKey,

@@ -1,6 +1,6 @@
 import { isSeq } from 'yaml';
 import type { Algorithm } from '../core/algorithm.js';
-import type { Limit, LimitRule } from '../core/limit.js';
+import { isChargedWhenRejected, type Limit, type LimitRule } from '../core/limit.js';
 import { UNIT_SECONDS, type Unit } from '../core/units.js';
 import type { Fields } from './config-schema.js';
 import { type LimitSpec, readLimit } from './read-limit.js';
@@ -40,11 +40,12 @@ export function keyTagOf(algorithm: Algorithm, unit: Unit): string {
  *
  * - `rate_limit`: one limit, or unlimited. A fixed_window one keeps keyTag '' (the reference's
  *   exact counter key); any other algorithm gets a tag.
- * - `rate_limits`: one or more limits, all charged together, every one tagged (even a single
- *   fixed_window entry). `unlimited` is refused in its entries (an unlimited node has no limits
- *   to combine); the rule's `replaces` is the union of the entries' (each name once, in order),
- *   its `names` the entries' non-empty names (each once), and two entries with the same
- *   algorithm and unit are rejected (they would share one counter).
+ * - `rate_limits`: one or more limits, all charged together (a rejected request charges none,
+ *   fixed_window included), every one tagged (even a single fixed_window entry). `unlimited`
+ *   is refused in its entries (an unlimited node has no limits to combine); the rule's
+ *   `replaces` is the union of the entries' (each name once, in order), its `names` the
+ *   entries' non-empty names (each once), and two entries with the same algorithm and unit
+ *   are rejected (they would share one counter).
  * - both on one node: rejected.
  * In every case a `replaces` entry may not name a limit of the same node (the reference's rule).
  */
@@ -126,6 +127,7 @@ function toLimit(spec: LimitSpec, lone: boolean): Limit {
     burst,
     name: spec.name,
     keyTag,
+    chargedWhenRejected: isChargedWhenRejected(algorithm, !lone),
   });
 }
 

@@ -3,8 +3,9 @@ import type { AlgorithmModel, Evaluation, LimitParams } from './algorithm.js';
 /**
  * Fixed window, as envoyproxy/ratelimit counts: windows aligned to the Unix
  * epoch, the counter includes this request's hits, and `after > limit` is
- * over (hitting the limit exactly is still OK). The store charges rejected
- * hits too (the reference's behaviour) unless told otherwise.
+ * over (hitting the limit exactly is still OK). Whether a rejected request
+ * is charged is the limit's, not the algorithm's: see isChargedWhenRejected
+ * in limit.ts (a lone `rate_limit` is, as in the reference).
  */
 export interface FixedWindowState {
   /** Start of the window the count belongs to, ms since the epoch. */

@@ -19,6 +19,25 @@ export interface Limit {
    * so a mixed fleet shares counters), else e.g. `tb1_` or `fw60_`.
    */
   readonly keyTag: string;
+  /** Whether a rejected request is charged to this limit: {@link isChargedWhenRejected}. */
+  readonly chargedWhenRejected: boolean;
+}
+
+/**
+ * Whether a limit is charged for a request that is rejected (by this limit or by any
+ * other blocking limit of the request): the one place this is decided. Every store
+ * reads the answer from CounterCheck.chargedWhenRejected (apply.lua from its ARGV).
+ *
+ * - A lone fixed_window `rate_limit` (a request's `limit` override included): true. The
+ *   reference counts rejected hits too (its INCRBY runs before the comparison), and we keep
+ *   its answers; STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT still applies to it as there.
+ * - Every limit of a `rate_limits` list, whatever its algorithm: false. The list is our
+ *   extension, with nothing to stay compatible with, and a client throttled by 3/second
+ *   must not burn its 5/minute budget.
+ * - Every other algorithm: false; each only ever charges an admitted request.
+ */
+export function isChargedWhenRejected(algorithm: Algorithm, inRateLimitsList: boolean): boolean {
+  return algorithm === 'fixed_window' && !inRateLimitsList;
 }
 
 /**

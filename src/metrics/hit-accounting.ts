@@ -25,11 +25,11 @@ export function nearThreshold(limit: number, ratio: number): number {
  *   and near += limit − max(threshold, before).
  *
  * `used` is CounterDecision.used (units in use after the decision). A
- * decision over the limit with `used` > limit was charged (fixed window:
- * the counter grows by the full addend), so before = used − hits; one with
- * `used` ≤ limit was not (token bucket, sliding windows, local over-limit
- * cache, STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT), so before = used. An OK
- * decision is taken as charged: before = max(0, used − hits).
+ * decision over the limit with `used` > limit was charged (a lone fixed
+ * window: the counter grows by the full addend), so before = used − hits; one
+ * with `used` ≤ limit was not (token bucket, sliding windows, a rate_limits
+ * list's limits, local over-limit cache, STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT),
+ * so before = used. An OK decision is taken as charged: before = max(0, used − hits).
  */
 export function chargeHits(
   hits: number,

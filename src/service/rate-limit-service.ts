@@ -129,6 +129,7 @@ export class RateLimitService {
           burst: limit.burst,
           hits,
           blocking,
+          chargedWhenRejected: limit.chargedWhenRejected,
         });
       }
     }

@@ -48,7 +48,7 @@ export function applyChecks(
     if (!evaluation.admitted && check.blocking) rejected = true;
     if (
       stopIncrement &&
-      (check.algorithm === 'fixed_window'
+      (check.chargedWhenRejected
         ? goingOver(check, stored[i], nowMs)
         : !evaluation.admitted && check.blocking)
     ) {
@@ -57,7 +57,7 @@ export function applyChecks(
     // later checks on the same key see this one charged (the reference increments twice)
     work.set(
       keys[i]!,
-      evaluation.admitted || check.algorithm === 'fixed_window' ? evaluation.charged : evaluation.uncharged,
+      evaluation.admitted || check.chargedWhenRejected ? evaluation.charged : evaluation.uncharged,
     );
   }
   const decisions: CounterDecision[] = new Array(checks.length);
@@ -95,7 +95,7 @@ function applyOne(
   const evaluation = model.evaluate(stored, params, check.hits, nowMs);
   const rejected = !evaluation.admitted && check.blocking;
   // judged against the stored state, as goingOver does: that is what `evaluation` saw
-  const stop = stopIncrement && (check.algorithm === 'fixed_window' ? !evaluation.admitted : rejected);
+  const stop = stopIncrement && (check.chargedWhenRejected ? !evaluation.admitted : rejected);
   const charge = shouldCharge(check, evaluation, rejected, stop);
   const state = charge ? evaluation.charged : evaluation.uncharged;
   if (charge || stored !== undefined) states.set(key, state, model.expiresAtMs(state, params));
@@ -118,19 +118,19 @@ function decisionOf(evaluation: Evaluation<unknown>, charge: boolean): CounterDe
 }
 
 /**
- * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT judges a fixed window against its
- * count before this call, as the reference's GET pipeline does, so two checks
- * on one key are judged alike.
+ * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT judges a check charged when rejected (a
+ * lone fixed window) against its count before this call, as the reference's GET
+ * pipeline does, so two checks on one key are judged alike.
  */
 function goingOver(check: CounterCheck, before: unknown, nowMs: number): boolean {
-  return !MODELS.fixed_window.evaluate(before, limitParams(check), check.hits, nowMs).admitted;
+  return !MODELS[check.algorithm].evaluate(before, limitParams(check), check.hits, nowMs).admitted;
 }
 
 /**
- * fixed_window: always charged (the reference), except that with
- * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT (`stop`: some window is going over or
- * another algorithm rejects) only the windows going over are charged. Every other
- * algorithm: charged iff it admits and no blocking check rejected the request.
+ * `chargedWhenRejected` (a lone fixed window): always charged (the reference),
+ * except that with STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT (`stop`: such a check is
+ * going over, or another check rejects) only those going over are charged. Every
+ * other check: charged iff it admits and no blocking check rejected the request.
  */
 function shouldCharge(
   check: CounterCheck,
@@ -139,6 +139,6 @@ function shouldCharge(
   stop: boolean,
 ): boolean {
   if (check.hits === 0) return false;
-  if (check.algorithm === 'fixed_window') return !(stop && evaluation.admitted);
+  if (check.chargedWhenRejected) return !(stop && evaluation.admitted);
   return evaluation.admitted && !rejected;
 }

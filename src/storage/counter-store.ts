@@ -23,6 +23,14 @@ export interface CounterCheck {
    * "over" does not reject the request.
    */
   readonly blocking: boolean;
+  /**
+   * Whether this check is charged when the request is rejected: Limit.chargedWhenRejected,
+   * decided by core's isChargedWhenRejected (true only for a lone fixed_window `rate_limit`).
+   * True: charged even when rejected, unless STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT, which
+   * judges it against its count before the request (the reference). False: charged only
+   * when the whole request is admitted.
+   */
+  readonly chargedWhenRejected: boolean;
 }
 
 /** A store's answer for one check. */
@@ -44,8 +52,9 @@ export interface CounterDecision {
 /**
  * The storage port. One call = one decision, atomic: every check is evaluated
  * first; then, unless a blocking check rejected the request, every admitted
- * check is charged. fixed_window is the exception the reference needs: its
- * hits are charged even when rejected, unless STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT.
+ * check is charged. A check `chargedWhenRejected` (a lone fixed_window) is the
+ * exception the reference needs: its hits are charged even when rejected,
+ * unless STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT.
  */
 export interface CounterStore {
   /** Short name for logs and metrics, e.g. "memory" or "redis". */

@@ -53,11 +53,12 @@ export interface OverLimitCacheStats {
  * - A request whose checks all hit the cache makes no inner call. Otherwise
  *   the rest go to the inner store in one call, adjusted so it charges what
  *   it would have charged had it seen the cached checks (over) itself: if a
- *   cached check is blocking, the request is rejected, so other algorithms
- *   are sent check-only (hits 0) while fixed windows keep their hits (the
- *   reference charges them anyway); with STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT
- *   any cached fixed window or blocking check sends fixed windows check-only
- *   too (the reference's "all other keys are incremented by 0").
+ *   cached check is blocking, the request is rejected, so the checks not
+ *   `chargedWhenRejected` (every limit but a lone fixed window) are sent
+ *   check-only (hits 0) while lone fixed windows keep their hits (the reference
+ *   charges them anyway); with STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT any cached
+ *   lone fixed window or blocking check sends lone fixed windows check-only too
+ *   (the reference's "all other keys are incremented by 0").
  * - Non-blocking (shadow, quota) checks are cached and answered OVER_LIMIT
  *   like any other (the service shadows them to OK); they do not reject the
  *   request, so the other checks are charged normally.
@@ -105,7 +106,7 @@ export class LocalOverLimitCache implements CounterStore {
       cached[i] = untilMs;
       cachedCount++;
       if (check.blocking) rejected = true;
-      if (this.stopIncrement && (check.blocking || check.algorithm === 'fixed_window')) stop = true;
+      if (this.stopIncrement && (check.blocking || check.chargedWhenRejected)) stop = true;
     }
     if (cached === undefined) {
       return this.inner
@@ -121,7 +122,7 @@ export class LocalOverLimitCache implements CounterStore {
     for (let i = 0; i < checks.length; i++) {
       if (known[i] !== undefined) continue;
       const check = checks[i]!;
-      const checkOnly = check.hits !== 0 && (check.algorithm === 'fixed_window' ? stop : rejected);
+      const checkOnly = check.hits !== 0 && (check.chargedWhenRejected ? stop : rejected);
       forward.push(checkOnly ? { ...check, hits: 0 } : check);
       forwardKeys.push(keys[i]!);
     }

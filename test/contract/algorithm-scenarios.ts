@@ -9,7 +9,10 @@ import type { ContractScenario } from './counter-store-contract.js';
  * give exactly these answers.
  */
 
-/** A check of any algorithm; `burst` defaults to the limit. */
+/**
+ * A check of any algorithm, as a lone `rate_limit` of it would be sent (only a fixed window
+ * is then charged when rejected); `burst` defaults to the limit.
+ */
 export function limitCheck(
   key: string,
   algorithm: Algorithm,
@@ -27,6 +30,7 @@ export function limitCheck(
     burst: requestsPerUnit,
     hits,
     blocking: true,
+    chargedWhenRejected: algorithm === 'fixed_window',
     ...extra,
   };
 }

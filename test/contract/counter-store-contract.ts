@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CounterCheck, CounterDecision, CounterStore } from '../../src/storage/counter-store.js';
 import { ALGORITHM_SCENARIOS } from './algorithm-scenarios.js';
+import { CHARGING_SCENARIOS } from './charging-scenarios.js';
 
 /** How a scenario needs its store configured; every factory must honour it. */
 export interface ContractStoreOptions {
@@ -27,7 +28,10 @@ const SECOND = 1;
 const MINUTE = 60;
 const DAY = 86_400;
 
-/** A fixed-window check; `key` is the counter identity without the window, as cache-key.ts makes it. */
+/**
+ * A lone fixed-window `rate_limit` check (the reference's key and charging rule); `key` is the
+ * counter identity without the window, as cache-key.ts makes it.
+ */
 export function check(key: string, requestsPerUnit: number, unitSeconds: number, hits = 1): CounterCheck {
   return {
     key,
@@ -38,6 +42,7 @@ export function check(key: string, requestsPerUnit: number, unitSeconds: number,
     burst: requestsPerUnit,
     hits,
     blocking: true,
+    chargedWhenRejected: true,
   };
 }
 
@@ -218,7 +223,7 @@ export function runCounterStoreContract(
       await store?.close();
       store = undefined;
     });
-    [...COUNTER_STORE_SCENARIOS, ...ALGORITHM_SCENARIOS].forEach((scenario, index) => {
+    [...COUNTER_STORE_SCENARIOS, ...ALGORITHM_SCENARIOS, ...CHARGING_SCENARIOS].forEach((scenario, index) => {
       it(scenario.name, async () => {
         store = await makeStore({ stopIncrementWhenOverLimit: false, ...scenario.store });
         const prefix = `${run}_${index}_`;

@@ -9,6 +9,7 @@ import { RedisCounterStore } from '../../src/storage/redis/redis-store.js';
 import { type RedisTestCluster, startRedisCluster } from '../support/redis-cluster.js';
 import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
 import { ALGORITHM_SCENARIOS } from './algorithm-scenarios.js';
+import { CHARGING_SCENARIOS } from './charging-scenarios.js';
 import {
   COUNTER_STORE_SCENARIOS,
   type ContractScenario,
@@ -45,7 +46,11 @@ runCounterStoreContract('redis single', ({ stopIncrementWhenOverLimit }) =>
   }),
 );
 
-const SCENARIOS: readonly ContractScenario[] = [...COUNTER_STORE_SCENARIOS, ...ALGORITHM_SCENARIOS];
+const SCENARIOS: readonly ContractScenario[] = [
+  ...COUNTER_STORE_SCENARIOS,
+  ...ALGORITHM_SCENARIOS,
+  ...CHARGING_SCENARIOS,
+];
 
 /** Scenarios with a step whose checks hash to more than one slot (with any prefix: keys differ in their tags). */
 function spansSlots(scenario: ContractScenario, prefix: string): boolean {
@@ -145,6 +150,7 @@ describe('CounterStore contract: redis cluster (3 masters, 3 replicas)', () => {
       burst: 1,
       hits: 1,
       blocking: true,
+      chargedWhenRejected: false,
     });
     // find two descriptors in different slots
     let other = 1;
@@ -179,6 +185,7 @@ describe('CounterStore contract: redis cluster (3 masters, 3 replicas)', () => {
       burst: 10,
       hits: 1,
       blocking: true,
+      chargedWhenRejected: false,
     });
     const descriptors = ['a_', 'b_', 'c_', 'd_'];
     const calls = Array.from({ length: 15 }, () =>

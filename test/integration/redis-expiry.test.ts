@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Algorithm } from '../../src/core/algorithm.js';
+import { isChargedWhenRejected } from '../../src/core/limit.js';
 import type { CounterCheck } from '../../src/storage/counter-store.js';
 import { RedisCounterStore } from '../../src/storage/redis/redis-store.js';
 import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
@@ -36,6 +37,7 @@ function limit(
     burst,
     hits,
     blocking: true,
+    chargedWhenRejected: isChargedWhenRejected(algorithm, false),
   } satisfies CounterCheck;
 }
 

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Algorithm } from '../../src/core/algorithm.js';
+import { isChargedWhenRejected } from '../../src/core/limit.js';
 import { counterKey } from '../../src/storage/cache-key.js';
 import type { CounterCheck } from '../../src/storage/counter-store.js';
 import { RedisCounterStore } from '../../src/storage/redis/redis-store.js';
@@ -50,6 +51,8 @@ function limit(
     burst: requestsPerUnit,
     hits: 1,
     blocking: true,
+    // a tagged fixed window comes from a rate_limits list
+    chargedWhenRejected: isChargedWhenRejected(algorithm, tag !== ''),
   };
 }
 

@@ -14,7 +14,7 @@ import { type RedisTestServer, startRedisServer } from '../support/redis-server.
 /**
  * Pins the script's contract (lua/apply.lua's header): KEYS = one per check of
  * every request; ARGV = 5 call values [clock, stop_increment, jitter_s,
- * extra_ttl_ms, R], then per request [client_now_ms, n] + 6 per check; reply =
+ * extra_ttl_ms, R], then per request [client_now_ms, n] + 7 per check; reply =
  * 4 values per check. Calls go through plain EVAL with literal KEYS/ARGV, so a
  * change of layout on either side fails here.
  */
@@ -41,7 +41,7 @@ function evalApply(keys: string[], argv: string[]): Promise<unknown> {
 }
 
 describe('lua/apply.lua layout', () => {
-  it('is prelude, the four algorithms and the driver, in that order, with 5 + Σ(2 + 6n) ARGV and 4 reply values per check', () => {
+  it('is prelude, the four algorithms and the driver, in that order, with 5 + Σ(2 + 7n) ARGV and 4 reply values per check', () => {
     expect(LUA_FILES).toEqual([
       'prelude.lua',
       'fixed_window.lua',
@@ -51,7 +51,7 @@ describe('lua/apply.lua layout', () => {
       'apply.lua',
     ]);
     expect([APPLY_HEADER_ARGS, APPLY_REQUEST_ARGS, APPLY_ARGS_PER_CHECK, APPLY_REPLY_PER_CHECK]).toEqual([
-      5, 2, 6, 4,
+      5, 2, 7, 4,
     ]);
   });
 
@@ -61,8 +61,8 @@ describe('lua/apply.lua layout', () => {
       [
         ...['caller', '0', '0', '0', '1'],
         ...[T, '2'],
-        ...['fixed_window', '10', '1', '10', '1', '1'],
-        ...['token_bucket', '10', '1', '20', '1', '1'],
+        ...['fixed_window', '10', '1', '10', '1', '1', '1'],
+        ...['token_bucket', '10', '1', '20', '1', '1', '0'],
       ],
     );
     // fixed: 1 of 10, window ends in 1000 ms; bucket 10/s burst 20: one 100 ms token taken
@@ -72,7 +72,7 @@ describe('lua/apply.lua layout', () => {
   it('returns fractional durations as exact strings (a 3/s bucket emits every 333.333984375 ms)', async () => {
     const reply = await evalApply(
       ['{pin_c_}tb'],
-      [...['caller', '0', '0', '0', '1'], ...[T, '1'], ...['token_bucket', '3', '1', '1', '1', '1']],
+      [...['caller', '0', '0', '0', '1'], ...[T, '1'], ...['token_bucket', '3', '1', '1', '1', '1', '0']],
     );
     // 1000/3 ms rounded up to a multiple of 2^-10 ms, as src/core/token-bucket.ts does
     expect(reply).toEqual([1, 0, '333.333984375', '1']);
@@ -86,23 +86,43 @@ describe('lua/apply.lua layout', () => {
     const argv = (hits: string) => [
       ...['caller', '0', '0', '0', '1'],
       ...[T, '2'],
-      ...['sliding_log', '1', '60', '1', hits, '1'],
-      ...['token_bucket', '5', '60', '5', hits, '1'],
+      ...['sliding_log', '1', '60', '1', hits, '1', '0'],
+      ...['token_bucket', '5', '60', '5', hits, '1', '0'],
     ];
     expect(await evalApply(keys, argv('1'))).toEqual([1, 0, '60000', '1', 1, 4, '12000', '1']);
     expect(await evalApply(keys, argv('1'))).toEqual([0, 0, '60000', '1', 1, 4, '12000', '1']);
     expect(await client.get('{pin_d_}tb')).toBe('1000012000');
   });
 
+  it("charges a rejected check only when its charged_when_rejected field is '1' (a lone fixed window)", async () => {
+    const window = (chargedWhenRejected: string) => [
+      'fixed_window',
+      '1',
+      '1',
+      '1',
+      '2',
+      '1',
+      chargedWhenRejected,
+    ];
+    const reply = await evalApply(
+      ['pin_k_1000000', '{pin_l_}fw1_1000000'],
+      [...['caller', '0', '0', '0', '1'], ...[T, '2'], ...window('1'), ...window('0')],
+    );
+    // uncharged, the second keeps its 1 request left
+    expect(reply).toEqual([0, 0, '1000', '2', 0, 1, '1000', '0']);
+    expect(await client.get('pin_k_1000000')).toBe('2');
+    expect(await client.exists('{pin_l_}fw1_1000000')).toBe(0);
+  });
+
   it('runs several requests in order in one call, each checked and committed on its own', async () => {
-    const bucket = ['token_bucket', '1', '60', '1', '1', '1'];
+    const bucket = ['token_bucket', '1', '60', '1', '1', '1', '0'];
     const reply = await evalApply(
       ['{pin_h_}tb', '{pin_h_}sl', '{pin_h_}tb', '{pin_h_}tb'],
       [
         ...['caller', '0', '0', '0', '3'],
         ...[T, '1', ...bucket],
         // the second request is rejected by the bucket, so its log check is not charged
-        ...[T, '2', ...['sliding_log', '5', '60', '5', '1', '1'], ...bucket],
+        ...[T, '2', ...['sliding_log', '5', '60', '5', '1', '1', '0'], ...bucket],
         ...['1000060000', '1', ...bucket],
       ],
     );
@@ -116,7 +136,7 @@ describe('lua/apply.lua layout', () => {
 
   it('fails only the request whose Redis commands fail, reporting -1 and the Redis error', async () => {
     await client.hset('{pin_i_}tb', 'a', 'hash');
-    const bucket = ['token_bucket', '1', '60', '1', '1', '1'];
+    const bucket = ['token_bucket', '1', '60', '1', '1', '1', '0'];
     const reply = await evalApply(
       ['{pin_i_}tb', '{pin_j_}tb'],
       [...['caller', '0', '0', '0', '2'], ...[T, '1', ...bucket], ...[T, '1', ...bucket]],
@@ -128,22 +148,22 @@ describe('lua/apply.lua layout', () => {
     await expect(
       evalApply(
         ['{pin_e_}tb'],
-        [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'token_bucket', '3', '1', '1', '1'],
+        [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'token_bucket', '3', '1', '1', '1', '1'],
       ),
-    ).rejects.toThrow(/1 requests need 13 ARGV and 1 KEYS, got 12 and 1/);
+    ).rejects.toThrow(/1 requests need 14 ARGV and 1 KEYS, got 13 and 1/);
     await expect(
       evalApply(
         ['{pin_e_}tb', '{pin_e_}x'],
-        [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'token_bucket', '3', '1', '1', '1', '1'],
+        [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'token_bucket', '3', '1', '1', '1', '1', '0'],
       ),
-    ).rejects.toThrow(/1 requests need 13 ARGV and 1 KEYS, got 13 and 2/);
+    ).rejects.toThrow(/1 requests need 14 ARGV and 1 KEYS, got 14 and 2/);
     expect(await client.exists('{pin_e_}tb')).toBe(0);
   });
 
   it('reports an unknown algorithm as a failed request', async () => {
     const reply = await evalApply(
       ['{pin_f_}x'],
-      [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'leaky_bucket', '3', '1', '1', '1', '1'],
+      [...['caller', '0', '0', '0', '1'], ...[T, '1'], 'leaky_bucket', '3', '1', '1', '1', '1', '0'],
     );
     expect(reply).toEqual([-1, 0, expect.stringMatching(/unknown algorithm leaky_bucket/), '0']);
   });
@@ -155,8 +175,8 @@ describe('lua/apply.lua layout', () => {
       [
         ...['redis', '0', '0', '0', '1'],
         ...[T, '2'],
-        ...['fixed_window', '10', '60', '10', '1', '1'],
-        ...['token_bucket', '1', '3600', '1', '1', '1'],
+        ...['fixed_window', '10', '60', '10', '1', '1', '1'],
+        ...['token_bucket', '1', '3600', '1', '1', '1', '0'],
       ],
     )) as unknown[];
     // the fixed window answers from ARGV[1] (1_000_000 s: 20 s left in its minute), the bucket from Redis time

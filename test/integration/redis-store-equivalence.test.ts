@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALGORITHMS, type Algorithm } from '../../src/core/algorithm.js';
+import { isChargedWhenRejected } from '../../src/core/limit.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../../src/storage/counter-store.js';
 import { MemoryCounterStore } from '../../src/storage/memory-store.js';
 import { RedisCounterStore } from '../../src/storage/redis/redis-store.js';
@@ -71,25 +72,27 @@ async function compare(calls: readonly Call[], stopIncrementWhenOverLimit: boole
 describe('RedisCounterStore and MemoryCounterStore on the same random sequences', () => {
   it.each(ALGORITHMS)('give identical decisions for one %s limit', async (algorithm: Algorithm) => {
     const scenario = fc
-      .tuple(limitArb(algorithm), startArb, fc.boolean(), fc.boolean())
-      .chain(([limit, start, stop, blocking]) =>
-        stepsArb(limit, 40).map((steps) => ({ limit, start, stop, blocking, steps })),
+      .tuple(limitArb(algorithm), startArb, fc.boolean(), fc.boolean(), fc.boolean())
+      .chain(([limit, start, stop, blocking, listed]) =>
+        stepsArb(limit, 40).map((steps) => ({ limit, start, stop, blocking, listed, steps })),
       );
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ limit, start, stop, blocking, steps }) => {
+      fc.asyncProperty(scenario, async ({ limit, start, stop, blocking, listed, steps }) => {
         const prefix = freshPrefix();
         let now = start;
         const calls = steps.map((step): Call => {
           now += step.dtMs;
           const check: CounterCheck = {
             key: `${prefix}d_k_v_`,
-            tag: algorithm === 'fixed_window' ? '' : 'x1_',
+            // a lone fixed window has the reference's key; one in a rate_limits list is tagged
+            tag: algorithm === 'fixed_window' && !listed ? '' : 'x1_',
             requestsPerUnit: limit.requestsPerUnit,
             unitSeconds: limit.unitMs / 1000,
             algorithm,
             burst: limit.burst,
             hits: step.hits,
             blocking,
+            chargedWhenRejected: isChargedWhenRejected(algorithm, listed),
           };
           return { atMs: now, checks: [check] };
         });
@@ -99,63 +102,65 @@ describe('RedisCounterStore and MemoryCounterStore on the same random sequences'
     );
   });
 
-  it('give identical decisions for requests of several mixed limits on two descriptors', async () => {
+  it('give identical decisions for requests over two descriptors, each a lone rate_limit or a rate_limits list', async () => {
     const limitSpec = fc.record({
-      descriptor: fc.constantFrom('a_', 'b_'),
       algorithm: fc.constantFrom(...ALGORITHMS),
       requestsPerUnit: fc.integer({ min: 0, max: 6 }),
       unitSeconds: fc.constantFrom(1, 60),
       extraBurst: fc.integer({ min: 0, max: 3 }),
-      referenceKey: fc.boolean(),
     });
-    const request = (limits: number) =>
-      fc.record({
-        dtMs: fc.oneof(
-          { weight: 4, arbitrary: fc.integer({ min: 0, max: 400 }) },
-          { weight: 2, arbitrary: fc.integer({ min: 0, max: 90_000 }) },
-        ),
-        picks: fc.array(
-          fc.record({
-            limit: fc.nat({ max: limits - 1 }),
-            hits: fc.integer({ min: 0, max: 4 }),
-            blocking: fc.boolean(),
-          }),
-          { minLength: 1, maxLength: 4 },
-        ),
-      });
-    const scenario = fc
-      .tuple(fc.array(limitSpec, { minLength: 1, maxLength: 4 }), startArb, fc.boolean())
-      .chain(([limits, start, stop]) =>
-        fc
-          .array(request(limits.length), { minLength: 1, maxLength: 30 })
-          .map((requests) => ({ limits, start, stop, requests })),
-      );
+    // a descriptor's rule: one limit (`rate_limit`) or 1-3 (`rate_limits`), as the config makes them
+    const ruleSpec = fc.oneof(
+      fc.record({ listed: fc.constant(false), limits: fc.tuple(limitSpec) }),
+      fc.record({ listed: fc.constant(true), limits: fc.array(limitSpec, { minLength: 1, maxLength: 3 }) }),
+    );
+    const request = fc.record({
+      dtMs: fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 0, max: 400 }) },
+        { weight: 2, arbitrary: fc.integer({ min: 0, max: 90_000 }) },
+      ),
+      // descriptors of the request, in order (one may repeat, as in a real request)
+      picks: fc.array(
+        fc.record({
+          descriptor: fc.nat({ max: 1 }),
+          hits: fc.integer({ min: 0, max: 4 }),
+          blocking: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+    });
+    const scenario = fc.record({
+      rules: fc.tuple(ruleSpec, ruleSpec),
+      start: startArb,
+      stop: fc.boolean(),
+      requests: fc.array(request, { minLength: 1, maxLength: 30 }),
+    });
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ limits, start, stop, requests }) => {
+      fc.asyncProperty(scenario, async ({ rules, start, stop, requests }) => {
         const prefix = freshPrefix();
         let now = start;
         const calls = requests.map((r): Call => {
           now += r.dtMs;
-          const checks = r.picks.map(({ limit: index, hits, blocking }): CounterCheck => {
-            const l = limits[index]!;
-            return {
-              key: prefix + l.descriptor,
-              // one fixed window may use the reference's key; every other limit has its own tag (two
-              // untagged windows of different units would share a key whenever their starts coincide)
-              tag:
-                l.algorithm === 'fixed_window' && l.referenceKey && index === 0
-                  ? ''
-                  : `${l.algorithm}${index}_`,
-              requestsPerUnit: l.requestsPerUnit,
-              unitSeconds: l.unitSeconds,
-              algorithm: l.algorithm,
-              burst:
-                l.algorithm === 'token_bucket'
-                  ? Math.max(1, l.requestsPerUnit + l.extraBurst)
-                  : l.requestsPerUnit,
-              hits,
-              blocking,
-            };
+          // the service sends every limit of each matched descriptor, consecutively
+          const checks = r.picks.flatMap(({ descriptor, hits, blocking }) => {
+            const rule = rules[descriptor]!;
+            return rule.limits.map(
+              (l, index): CounterCheck => ({
+                key: `${prefix}${descriptor}_`,
+                // a lone fixed window has the reference's key; every other limit its own tag
+                tag: l.algorithm === 'fixed_window' && !rule.listed ? '' : `${l.algorithm}${index}_`,
+                requestsPerUnit: l.requestsPerUnit,
+                unitSeconds: l.unitSeconds,
+                algorithm: l.algorithm,
+                burst:
+                  l.algorithm === 'token_bucket'
+                    ? Math.max(1, l.requestsPerUnit + l.extraBurst)
+                    : l.requestsPerUnit,
+                hits,
+                blocking,
+                chargedWhenRejected: isChargedWhenRejected(l.algorithm, rule.listed),
+              }),
+            );
           });
           return { atMs: now, checks };
         });

@@ -2,6 +2,7 @@ import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Algorithm } from '../../src/core/algorithm.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
+import { isChargedWhenRejected } from '../../src/core/limit.js';
 import type { CounterCheck } from '../../src/storage/counter-store.js';
 import {
   MAX_CHECKS_PER_CALL,
@@ -40,7 +41,18 @@ function options(extra: Partial<RedisCounterStoreOptions> = {}): RedisCounterSto
 }
 
 function limit(key: string, algorithm: Algorithm, unitSeconds: number, tag = 'x_'): CounterCheck {
-  return { key, tag, requestsPerUnit: 10, unitSeconds, algorithm, burst: 10, hits: 1, blocking: true };
+  const chargedWhenRejected = isChargedWhenRejected(algorithm, false);
+  return {
+    key,
+    tag,
+    requestsPerUnit: 10,
+    unitSeconds,
+    algorithm,
+    burst: 10,
+    hits: 1,
+    blocking: true,
+    chargedWhenRejected,
+  };
 }
 
 /** Script calls (EVAL + EVALSHA) the server has run since its stats were last reset. */

@@ -1,13 +1,14 @@
 import type { DescriptorEntry, RequestDescriptor } from '../../src/core/descriptor.js';
-import type { Limit, LimitMatch, LimitRule } from '../../src/core/limit.js';
+import { isChargedWhenRejected, type Limit, type LimitMatch, type LimitRule } from '../../src/core/limit.js';
 import type { RuleSet } from '../../src/core/rule-set.js';
 
 /** Rule fields, plus the fields of its single limit as a shorthand (ignored when `limits` is given). */
-export type RuleFields = Partial<LimitRule> & Partial<Omit<Limit, 'keyTag'>>;
+export type RuleFields = Partial<LimitRule> & Partial<Omit<Limit, 'keyTag' | 'chargedWhenRejected'>>;
 
 /**
  * A rule with test defaults: one fixed-window limit of 10 per SECOND, no
  * name, no modes; `fullKey` is filled by `add`. Unlimited rules get no limits.
+ * The shorthand limit is a lone `rate_limit` (reference key, its charging rule).
  */
 export function limitRule(fields: RuleFields = {}): LimitRule {
   const {
@@ -22,7 +23,17 @@ export function limitRule(fields: RuleFields = {}): LimitRule {
     rule.limits ??
     (rule.unlimited
       ? []
-      : [{ requestsPerUnit, unit, algorithm, name, burst: burst ?? requestsPerUnit, keyTag: '' }]);
+      : [
+          {
+            requestsPerUnit,
+            unit,
+            algorithm,
+            name,
+            burst: burst ?? requestsPerUnit,
+            keyTag: '',
+            chargedWhenRejected: isChargedWhenRejected(algorithm, false),
+          },
+        ]);
   return Object.freeze({
     fullKey: '',
     shadowMode: false,

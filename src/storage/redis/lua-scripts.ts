@@ -21,7 +21,7 @@ export const LUA_FILES: readonly string[] = [
 /** ARGV layout (see apply.lua): a call header, then per request a header and fields per check. */
 export const APPLY_HEADER_ARGS = 5;
 export const APPLY_REQUEST_ARGS = 2;
-export const APPLY_ARGS_PER_CHECK = 6;
+export const APPLY_ARGS_PER_CHECK = 7;
 /** Reply entries per check: admitted (1, 0, or -1 = failed), remaining, duration_ms (or the error), used. */
 export const APPLY_REPLY_PER_CHECK = 4;
 

@@ -59,7 +59,15 @@ export class ScriptBatch {
       const i = indexes === undefined ? j : indexes[j]!;
       const c = checks[i]!;
       this.keys.push(keys[i]!);
-      this.args.push(c.algorithm, c.requestsPerUnit, c.unitSeconds, c.burst, c.hits, c.blocking ? '1' : '0');
+      this.args.push(
+        c.algorithm,
+        c.requestsPerUnit,
+        c.unitSeconds,
+        c.burst,
+        c.hits,
+        c.blocking ? '1' : '0',
+        c.chargedWhenRejected ? '1' : '0',
+      );
     }
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ first, indexes, n, out, resolve, reject });

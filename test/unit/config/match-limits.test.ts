@@ -16,6 +16,13 @@ describe('RateLimitConfig.match: algorithms, burst and key tags', () => {
     }
   });
 
+  it('charges rejected hits to a lone fixed_window rate_limit only (the reference), no other algorithm', () => {
+    const charged = ['fixed', 'default', 'sliding', 'log', 'bucket'].map(
+      (key) => limitOf(key)?.[0]?.chargedWhenRejected,
+    );
+    expect(charged).toEqual([true, true, false, false, false]);
+  });
+
   it('tags every other algorithm with its short name and the unit in seconds', () => {
     expect(limitOf('sliding')?.[0]).toMatchObject({ algorithm: 'sliding_window', keyTag: 'sw60_' });
     expect(limitOf('log')?.[0]).toMatchObject({ algorithm: 'sliding_log', keyTag: 'sl3600_' });
@@ -50,7 +57,15 @@ describe('RateLimitConfig.match: rate_limits', () => {
     const rule = config.match('api', desc('account=a1'))?.rule;
     expect(rule).toMatchObject({ fullKey: 'api.account', unlimited: false, names: [], replaces: [] });
     expect(rule?.limits).toEqual([
-      { requestsPerUnit: 10, unit: 'SECOND', algorithm: 'token_bucket', burst: 20, name: '', keyTag: 'tb1_' },
+      {
+        requestsPerUnit: 10,
+        unit: 'SECOND',
+        algorithm: 'token_bucket',
+        burst: 20,
+        name: '',
+        keyTag: 'tb1_',
+        chargedWhenRejected: false,
+      },
       {
         requestsPerUnit: 250000,
         unit: 'DAY',
@@ -58,6 +73,7 @@ describe('RateLimitConfig.match: rate_limits', () => {
         burst: 250000,
         name: '',
         keyTag: 'fw86400_',
+        chargedWhenRejected: false,
       },
     ]);
   });
@@ -65,6 +81,16 @@ describe('RateLimitConfig.match: rate_limits', () => {
   it('tags even a single fixed_window entry, so it never shares the reference key', () => {
     expect(config.match('api', desc('plan=enterprise', 'single=s'))?.rule.limits).toEqual([
       expect.objectContaining({ algorithm: 'fixed_window', unit: 'MINUTE', keyTag: 'fw60_' }),
+    ]);
+  });
+
+  it('never charges a rejected request to an entry, fixed_window included (a lone rate_limit would be)', () => {
+    expect(config.match('api', desc('plan=enterprise', 'single=s'))?.rule.limits).toEqual([
+      expect.objectContaining({ algorithm: 'fixed_window', chargedWhenRejected: false }),
+    ]);
+    expect(config.match('api', desc('account=a1'))?.rule.limits.map((l) => l.chargedWhenRejected)).toEqual([
+      false,
+      false,
     ]);
   });
 

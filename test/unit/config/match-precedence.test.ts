@@ -145,7 +145,15 @@ describe('RateLimitConfig.match: limit override from the request', () => {
     expect(m?.rule).toEqual({
       fullKey: 'basic.x_1.y',
       limits: [
-        { requestsPerUnit: 42, unit: 'HOUR', algorithm: 'fixed_window', burst: 42, name: '', keyTag: '' },
+        {
+          requestsPerUnit: 42,
+          unit: 'HOUR',
+          algorithm: 'fixed_window',
+          burst: 42,
+          name: '',
+          keyTag: '',
+          chargedWhenRejected: true,
+        },
       ],
       names: [],
       unlimited: false,

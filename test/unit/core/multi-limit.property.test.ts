@@ -22,12 +22,28 @@ class MapStates implements StateAccess {
 
 function bucket(hits: number, rate = 2, burst = 3): CounterCheck {
   const limit = { requestsPerUnit: rate, unitSeconds: 1, burst };
-  return { key: 'api_user_u1_', tag: 'tb1_', algorithm: 'token_bucket', hits, blocking: true, ...limit };
+  return {
+    key: 'api_user_u1_',
+    tag: 'tb1_',
+    algorithm: 'token_bucket',
+    hits,
+    blocking: true,
+    chargedWhenRejected: false,
+    ...limit,
+  };
 }
 
 function log(hits: number, requestsPerUnit = 5, blocking = true): CounterCheck {
   const limit = { requestsPerUnit, unitSeconds: 60, burst: requestsPerUnit };
-  return { key: 'api_user_u1_', tag: 'sl60_', algorithm: 'sliding_log', hits, blocking, ...limit };
+  return {
+    key: 'api_user_u1_',
+    tag: 'sl60_',
+    algorithm: 'sliding_log',
+    hits,
+    blocking,
+    chargedWhenRejected: false,
+    ...limit,
+  };
 }
 
 const NO_STOP = { stopIncrementWhenOverLimit: false };
@@ -114,24 +130,51 @@ describe('applyChecks with two limits on one request', () => {
   });
 });
 
+/** A fixed window 10/minute charged 2 hits per request: lone (another descriptor, the reference's key) or in the bucket's list. */
+function window(lone: boolean): CounterCheck {
+  return {
+    key: lone ? 'api_route_r1_' : 'api_user_u1_',
+    tag: lone ? '' : 'fw60_',
+    algorithm: 'fixed_window',
+    requestsPerUnit: 10,
+    unitSeconds: 60,
+    burst: 10,
+    hits: 2,
+    blocking: true,
+    chargedWhenRejected: lone,
+  };
+}
+
 describe('applyChecks with a fixed window beside another limit', () => {
-  it('charges the fixed window even when the other limit rejects, as the reference would', () => {
+  it('charges a lone fixed window even when another limit rejects, as the reference would', () => {
     const states = new MapStates();
-    const fixed: CounterCheck = {
-      key: 'api_user_u1_',
-      tag: 'fw60_',
-      algorithm: 'fixed_window',
-      requestsPerUnit: 10,
-      unitSeconds: 60,
-      burst: 10,
-      hits: 2,
-      blocking: true,
-    };
-    applyChecks([bucket(3), fixed], T0, states, NO_STOP);
-    const decisions = applyChecks([bucket(2), fixed], T0, states, NO_STOP);
+    applyChecks([bucket(3), window(true)], T0, states, NO_STOP);
+    const decisions = applyChecks([bucket(2), window(true)], T0, states, NO_STOP);
     expect(decisions.map((d) => d.overLimit)).toEqual([true, false]);
     expect(decisions[1]!.used).toBe(4);
-    const stopped = applyChecks([bucket(2), fixed], T0, states, { stopIncrementWhenOverLimit: true });
+    const stopped = applyChecks([bucket(2), window(true)], T0, states, { stopIncrementWhenOverLimit: true });
     expect(stopped[1]!.used).toBe(4);
+  });
+
+  it('never charges a fixed window of a rate_limits list for a request another limit rejects', () => {
+    const states = new MapStates();
+    applyChecks([bucket(3), window(false)], T0, states, NO_STOP);
+    const decisions = applyChecks([bucket(2), window(false)], T0, states, NO_STOP);
+    expect(decisions.map((d) => [d.overLimit, d.used])).toEqual([
+      [true, 3],
+      [false, 2],
+    ]);
+    // T0 is a whole minute: the window's key ends with its start in seconds
+    expect(states.get(`api_user_u1_fw60_${T0 / 1000}`)).toEqual({ windowStartMs: T0, count: 2 });
+  });
+
+  it('never charges a fixed window of a rate_limits list that rejects, even with stop-increment', () => {
+    const states = new MapStates();
+    const over = { ...window(false), hits: 11 };
+    for (const stopIncrementWhenOverLimit of [false, true]) {
+      const [decision] = applyChecks([over], T0, states, { stopIncrementWhenOverLimit });
+      expect(decision).toMatchObject({ overLimit: true, used: 0 });
+    }
+    expect(states.map.size).toBe(0);
   });
 });

@@ -94,8 +94,17 @@ describe('RuleStats through the service', () => {
         burst: 100,
         name: '',
         keyTag: 'fw60_',
+        chargedWhenRejected: false,
       },
-      { requestsPerUnit: 3, unit: 'SECOND', algorithm: 'fixed_window', burst: 3, name: '', keyTag: 'fw1_' },
+      {
+        requestsPerUnit: 3,
+        unit: 'SECOND',
+        algorithm: 'fixed_window',
+        burst: 3,
+        name: '',
+        keyTag: 'fw1_',
+        chargedWhenRejected: false,
+      },
     ] as const;
     const t = setup(new TestRuleSet().add('shop', [['user', 'alice']], { limits }));
     await t.send('shop', [d([['user', 'alice']])], 4);

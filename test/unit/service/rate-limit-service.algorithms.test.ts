@@ -3,6 +3,7 @@ import type { Limit } from '../../../src/core/limit.js';
 import { TestRuleSet } from '../../support/rule-set-builder.js';
 import { descriptor, harness, repeat, request } from './service-fixture.js';
 
+/** One limit of a `rate_limits` list: tagged, never charged for a rejected request. */
 function limit(fields: Partial<Limit> & Pick<Limit, 'requestsPerUnit' | 'unit'>): Limit {
   const { algorithm = 'fixed_window' } = fields;
   return {
@@ -10,6 +11,7 @@ function limit(fields: Partial<Limit> & Pick<Limit, 'requestsPerUnit' | 'unit'>)
     burst: fields.requestsPerUnit,
     name: '',
     keyTag: `${algorithm}${fields.unit}_`,
+    chargedWhenRejected: false,
     ...fields,
   };
 }

@@ -95,6 +95,7 @@ describe('RateLimitService statuses (reference §4.1)', () => {
       burst: 10,
       hits: 1,
       blocking: true,
+      chargedWhenRejected: true,
     };
     expect(h.store.calls[0]).toEqual({ checks: [check, check], nowMs: 1_000_000_000 });
   });

@@ -1,10 +1,11 @@
 import type { LimitOverride, RateLimitRequest, RequestDescriptor } from '../../../src/core/descriptor.js';
+import type { RuleSet } from '../../../src/core/rule-set.js';
 import { RateLimitService } from '../../../src/service/rate-limit-service.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceOptions } from '../../../src/service/service-options.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../../../src/storage/counter-store.js';
 import { MemoryCounterStore } from '../../../src/storage/memory-store.js';
 import { ManualClock } from '../../support/manual-clock.js';
-import { type EntryPairs, entries, type TestRuleSet } from '../../support/rule-set-builder.js';
+import { type EntryPairs, entries } from '../../support/rule-set-builder.js';
 
 /** A real memory store that records every `apply` call. */
 export class RecordingStore implements CounterStore {
@@ -41,9 +42,9 @@ export interface OptionOverrides extends Partial<Omit<ServiceOptions, 'responseH
   readonly responseHeaders?: Partial<ServiceOptions['responseHeaders']>;
 }
 
-/** A service over `rules`, a recording memory store and a manual clock at 1_000_000 s. */
+/** A service over `rules` (a TestRuleSet or a config built from YAML), a recording memory store and a manual clock at 1_000_000 s. */
 export function harness(
-  rules: TestRuleSet | undefined,
+  rules: RuleSet | undefined,
   overrides: OptionOverrides = {},
   inner?: CounterStore,
 ): Harness {

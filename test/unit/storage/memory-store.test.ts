@@ -14,6 +14,7 @@ function check(key: string, unitSeconds: number, hits = 1, requestsPerUnit = 10)
     burst: requestsPerUnit,
     hits,
     blocking: true,
+    chargedWhenRejected: true,
   };
 }
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { isChargedWhenRejected } from '../../../src/core/limit.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../../../src/storage/counter-store.js';
 import { MemoryCounterStore } from '../../../src/storage/memory-store.js';
 import {
@@ -33,6 +34,7 @@ class SpyStore implements CounterStore {
   }
 }
 
+/** A lone `rate_limit` of the overridden algorithm (default a fixed window 10/minute). */
 function check(overrides: Partial<CounterCheck> = {}): CounterCheck {
   return {
     key: 'api_user_alice_',
@@ -43,6 +45,7 @@ function check(overrides: Partial<CounterCheck> = {}): CounterCheck {
     burst: 10,
     hits: 1,
     blocking: true,
+    chargedWhenRejected: isChargedWhenRejected(overrides.algorithm ?? 'fixed_window', false),
     ...overrides,
   };
 }
@@ -174,7 +177,7 @@ describe('LocalOverLimitCache', () => {
     const sliding = check({ key: 'api_user_bob_', algorithm: 'sliding_window' });
     const fixed = check({ key: 'api_user_carol_', unitSeconds: 3600 });
 
-    it('sends the rest in one call: other algorithms check-only, fixed windows charged (reference)', async () => {
+    it('sends the rest in one call: other algorithms check-only, lone fixed windows charged (reference)', async () => {
       build();
       await goOver(cached, WINDOW_MS);
       const calls = inner.calls.length;
@@ -217,7 +220,7 @@ describe('LocalOverLimitCache', () => {
       expect(inner.calls.at(-1)?.map((c) => c.hits)).toEqual([0, 0]);
     });
 
-    it('with STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT a cached non-blocking fixed window stops only fixed windows', async () => {
+    it('with STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT a cached non-blocking lone fixed window stops only lone fixed windows', async () => {
       build(100, true);
       const shadow = { ...cached, blocking: false };
       await goOver(shadow, WINDOW_MS);
@@ -225,6 +228,35 @@ describe('LocalOverLimitCache', () => {
       expect(inner.calls.at(-1)?.map((c) => [c.algorithm, c.hits])).toEqual([
         ['sliding_window', 1],
         ['fixed_window', 0],
+      ]);
+    });
+
+    // a fixed window of a rate_limits list, on the same descriptor as `cached`
+    const listedFixed = check({
+      key: 'api_route_x_',
+      tag: 'fw3600_',
+      unitSeconds: 3600,
+      chargedWhenRejected: false,
+    });
+
+    it('sends a fixed window of a rate_limits list check-only, like the other algorithms', async () => {
+      build();
+      await goOver(cached, WINDOW_MS);
+      await cache.apply([cached, listedFixed, fixed], WINDOW_MS);
+      expect(inner.calls.at(-1)?.map((c) => [c.key + c.tag, c.hits])).toEqual([
+        ['api_route_x_fw3600_', 0],
+        ['api_user_carol_', 1],
+      ]);
+    });
+
+    it('with STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT a cached non-blocking fixed window of a rate_limits list stops nothing', async () => {
+      build(100, true);
+      const shadow = { ...listedFixed, blocking: false };
+      await goOver(shadow, WINDOW_MS);
+      await cache.apply([shadow, sliding, fixed], WINDOW_MS);
+      expect(inner.calls.at(-1)?.map((c) => [c.algorithm, c.hits])).toEqual([
+        ['sliding_window', 1],
+        ['fixed_window', 1],
       ]);
     });
 

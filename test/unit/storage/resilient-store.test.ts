@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BackendUnavailableError } from '../../../src/core/errors.js';
+import { isChargedWhenRejected } from '../../../src/core/limit.js';
 import type { BreakerTransition } from '../../../src/storage/circuit-breaker.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../../../src/storage/counter-store.js';
 import { MemoryCounterStore } from '../../../src/storage/memory-store.js';
@@ -40,6 +41,7 @@ class FakePrimary implements CounterStore {
   }
 }
 
+/** A lone `rate_limit` of the overridden algorithm (default a fixed window 10/minute). */
 function check(overrides: Partial<CounterCheck> = {}): CounterCheck {
   return {
     key: 'domain_user_alice_',
@@ -50,6 +52,7 @@ function check(overrides: Partial<CounterCheck> = {}): CounterCheck {
     burst: 10,
     hits: 1,
     blocking: true,
+    chargedWhenRejected: isChargedWhenRejected(overrides.algorithm ?? 'fixed_window', false),
     ...overrides,
   };
 }

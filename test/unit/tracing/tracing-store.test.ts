@@ -25,6 +25,7 @@ const CHECK: CounterCheck = {
   burst: 3,
   hits: 1,
   blocking: true,
+  chargedWhenRejected: true,
 };
 
 function fakeStore(answer: () => Promise<CounterDecision[]>): CounterStore {
