@@ -52,6 +52,7 @@ function check(): CounterCheck {
     burst: 1000,
     hits: 1,
     blocking: true,
+    chargedWhenRejected: true,
   };
 }
 

@@ -90,6 +90,23 @@ describe('RedisCounterStore', () => {
     expect(await perSecondClient.exists('{ps_}tb_')).toBe(0);
   });
 
+  it('keeps a rate_limits list on the main Redis with REDIS_PERSECOND, so a per-second rejection charges no other limit', async () => {
+    const store = await RedisCounterStore.create(options({ perSecondClient }));
+    const list = (unitSeconds: number, tag: string, requestsPerUnit: number): CounterCheck => ({
+      ...limit('pl_', 'fixed_window', unitSeconds, tag),
+      requestsPerUnit,
+      burst: requestsPerUnit,
+      chargedWhenRejected: isChargedWhenRejected('fixed_window', true),
+    });
+    const checks = [list(1, 'fw1_', 3), list(60, 'fw60_', 5)];
+    const admitted: boolean[] = [];
+    for (let i = 0; i < 4; i++) admitted.push(!(await store.apply(checks, T))[0]!.overLimit);
+    expect(admitted).toEqual([true, true, true, false]);
+    expect(await perSecondClient.keys('*pl_*')).toEqual([]);
+    expect((await client.keys('*pl_*')).sort()).toEqual(['{pl_}fw1_1000000', '{pl_}fw60_999960']);
+    expect(await client.get('{pl_}fw60_999960')).toBe('3'); // the rejected 4th request charged nothing
+  });
+
   it('rejects with the Redis error itself when Redis refuses the script', async () => {
     const store = await RedisCounterStore.create(options());
     await client.hset('{err_}x_', 'not', 'a bucket');

@@ -136,7 +136,9 @@ export class RedisCounterStore implements CounterStore {
     }
     const groups = new Map<number, { to: Target; indexes: number[] }>();
     checks.forEach((check, i) => {
-      const perSecond = this.perSecond !== undefined && check.unitSeconds === 1;
+      // only the reference's own keys (tag '': a lone fixed window) move to the per-second Redis;
+      // our limits stay with their descriptor's others, so a rate_limits list decides in one call
+      const perSecond = this.perSecond !== undefined && check.unitSeconds === 1 && check.tag === '';
       const to = perSecond ? this.perSecond! : this.main;
       const id = (perSecond ? 1 : 0) * HASH_SLOTS + (to.cluster ? hashSlot(keys[i]!) : 0);
       const group = groups.get(id);
