@@ -12,6 +12,7 @@ import {
   SettingError,
 } from './settings-parsers.js';
 import { loadTracingSettings, type TracingSettings } from './tracing-settings.js';
+import { checkTransportSecurity } from './transport-security.js';
 import { unsupportedSettingWarnings } from './unsupported-settings.js';
 
 export { SettingError } from './settings-parsers.js';
@@ -125,12 +126,18 @@ const LOG_LEVELS = [
   'silent',
 ] as const;
 
-/** Builds Settings from env vars and flags; throws SettingError on a bad value. Also returns startup warnings. */
+/**
+ * Builds Settings from env vars and flags; throws SettingError on a bad value
+ * or on transport security this version cannot provide (GRPC_SERVER_USE_TLS=true).
+ * Also returns startup warnings.
+ */
 export function loadSettings(
   env: Env,
   flags: SettingFlags = {},
   system: SystemInfo = SYSTEM,
 ): { settings: Settings; warnings: string[] } {
+  // first: a refused TLS switch is the error to report, whatever else is wrong
+  checkTransportSecurity(env);
   const str = (name: string, fallback: string): string => env[name] ?? fallback;
   const read = <T>(name: string, fallback: T, parse: (name: string, raw: string) => T): T => {
     const raw = env[name];

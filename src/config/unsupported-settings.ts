@@ -1,7 +1,10 @@
+import { SECURITY_COMPANIONS, SECURITY_SWITCH_NAMES } from './transport-security.js';
+
 /**
  * Env vars of envoyproxy/ratelimit this version does not implement yet. Each
  * one that is set is reported at startup (never silently ignored); the reason
- * says what happens instead.
+ * says what happens instead. Transport security is not here: asking for it
+ * stops the start (transport-security.ts).
  */
 const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = [
   ['MEMCACHE_', 'the Memcached backend is not supported'],
@@ -9,9 +12,6 @@ const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = 
   ['CONFIG_GRPC_XDS_', 'xDS config is not supported'],
   ['XDS_CLIENT_', 'xDS config is not supported'],
   ['GRPC_UDS', 'listening on a Unix socket is not supported'],
-  ['GRPC_SERVER_USE_TLS', 'gRPC server TLS is not supported yet'],
-  ['GRPC_SERVER_TLS_', 'gRPC server TLS is not supported yet'],
-  ['GRPC_CLIENT_TLS_', 'gRPC server mTLS is not supported yet'],
   ['USE_STATSD', 'statsd is not supported; Prometheus metrics are served at /metrics on the HTTP port'],
   ['STATSD_', 'statsd is not supported'],
   ['USE_DOG_STATSD', 'DogStatsD is not supported'],
@@ -42,7 +42,8 @@ const REDIS_ONLY = ['REDIS_', 'EXPIRATION_JITTER_MAX_SECONDS'];
 /**
  * One warning per reference env var that is set but not supported, and, with
  * the memory backend, per Redis setting that is set but ignored. Values are
- * never quoted (REDIS_AUTH and URLs carry secrets).
+ * never quoted (REDIS_AUTH and URLs carry secrets). Expects an env that
+ * checkTransportSecurity has accepted (the TLS switches are off).
  */
 export function unsupportedSettingWarnings(
   env: Readonly<Record<string, string | undefined>>,
@@ -54,6 +55,16 @@ export function unsupportedSettingWarnings(
     if (backend === 'memory' && REDIS_ONLY.some((prefix) => name.startsWith(prefix))) {
       warnings.push(
         `${name} is set but ignored: the backend is memory (set BACKEND_TYPE=redis to use Redis)`,
+      );
+      continue;
+    }
+    // true was refused by checkTransportSecurity before this runs; false asks for nothing
+    if (SECURITY_SWITCH_NAMES.has(name)) continue;
+    const securitySwitch = SECURITY_COMPANIONS.get(name);
+    if (securitySwitch !== undefined) {
+      warnings.push(
+        `${name} is set but ignored: it is read only with ${securitySwitch}=true (as in the reference), ` +
+          'which this version refuses: TLS is not implemented yet',
       );
       continue;
     }

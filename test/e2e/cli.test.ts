@@ -1,8 +1,10 @@
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, type ServeProcess, startServeProcess } from '../support/cli-process.js';
+import { freePort } from '../support/free-port.js';
 import { writeConfigDir } from '../support/server.js';
 
 const SHOP = `domain: shop
@@ -21,6 +23,18 @@ afterEach(async () => {
   serve = undefined;
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
+
+/** True when something accepts a TCP connection on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 async function configDir(files: Record<string, string>): Promise<string> {
   const dir = await writeConfigDir(files);
@@ -112,6 +126,38 @@ describe('ratelimit serve and check', () => {
     const warnings = serve.logs.filter((l) => l.level === 40).map((l) => String(l.msg));
     expect(warnings.some((w) => w.startsWith('GRPC_UDS is set but not supported'))).toBe(true);
     expect(warnings.some((w) => w.startsWith('USE_STATSD is set but not supported'))).toBe(true);
+  });
+
+  it('refuses to start with GRPC_SERVER_USE_TLS=true: one stderr line naming it, exit 1, no port opened', async () => {
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const result = await runCli(
+      [
+        'serve',
+        '--config',
+        await configDir({ 'shop.yaml': SHOP }),
+        ...['--grpc-port', '--http-port', '--debug-port'].flatMap((flag, i) => [flag, String(ports[i])]),
+      ],
+      { GRPC_HOST: '127.0.0.1', HOST: '127.0.0.1', DEBUG_HOST: '127.0.0.1', GRPC_SERVER_USE_TLS: 'true' },
+      10_000, // a service that starts anyway is killed then, and fails the assertions below
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^ratelimit: GRPC_SERVER_USE_TLS=true asks for TLS on the gRPC server, /);
+    expect(result.stderr).toContain('TLS is not implemented yet');
+    expect(result.stderr).toContain('unset GRPC_SERVER_USE_TLS');
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    // not a single log line: it stopped while reading its settings, before the logger, the store or any listener
+    expect(result.stdout).toBe('');
+    for (const port of ports) expect(await listening(port)).toBe(false);
+  });
+
+  it('starts plaintext with GRPC_SERVER_USE_TLS=false, without a warning about it', async () => {
+    serve = await startServeProcess(['--config', await configDir({ 'shop.yaml': SHOP })], {
+      GRPC_SERVER_USE_TLS: 'false',
+    });
+    expect(await listening(serve.grpcPort)).toBe(true);
+    const warnings = serve.logs.filter((l) => l.level === 40).map((l) => String(l.msg));
+    expect(warnings.filter((w) => w.includes('TLS'))).toEqual([]);
+    expect(await serve.stop()).toBe(0);
   });
 
   it('stops with a clear message for a bad env value', async () => {

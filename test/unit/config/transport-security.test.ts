@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings, SettingError } from '../../../src/config/settings.js';
+
+/** The SettingError loadSettings throws for `env`, or a failure if it starts. */
+function refusal(env: Record<string, string>): SettingError {
+  try {
+    loadSettings(env);
+  } catch (error) {
+    if (error instanceof SettingError) return error;
+    throw error;
+  }
+  throw new Error(`loadSettings accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadSettings: transport security it cannot provide stops the start', () => {
+  it.each([
+    ['GRPC_SERVER_USE_TLS', 'true'],
+    ['GRPC_SERVER_USE_TLS', 'TRUE'],
+    ['GRPC_SERVER_USE_TLS', '1'],
+    ['CONFIG_GRPC_XDS_SERVER_USE_TLS', 'true'],
+    ['CONFIG_GRPC_XDS_SERVER_USE_TLS', 't'],
+  ])('refuses %s=%s, naming it and saying TLS is not implemented', (name, value) => {
+    const { message } = refusal({ [name]: value });
+    expect(message).toContain(`${name}=${value}`);
+    expect(message).toContain('TLS is not implemented yet');
+    expect(message).toContain(`unset ${name}`);
+    expect(message).not.toContain('\n');
+  });
+
+  it('says what to do instead of gRPC server TLS: terminate it in front of the service', () => {
+    expect(refusal({ GRPC_SERVER_USE_TLS: 'true' }).message).toMatch(/terminate TLS in a sidecar/);
+  });
+
+  it('names the certificate and client-CA settings that came with the refused switch (mTLS)', () => {
+    const { message } = refusal({
+      GRPC_SERVER_USE_TLS: 'true',
+      GRPC_SERVER_TLS_CERT: '/tls/cert.pem',
+      GRPC_SERVER_TLS_KEY: '/tls/key.pem',
+      GRPC_CLIENT_TLS_CACERT: '/tls/ca.pem',
+      GRPC_CLIENT_TLS_SAN: 'envoy.internal',
+    });
+    expect(message).toMatch(/^GRPC_SERVER_USE_TLS=true \(with GRPC_CLIENT_TLS_CACERT, GRPC_CLIENT_TLS_SAN, /);
+    expect(message).toContain('GRPC_SERVER_TLS_CERT, GRPC_SERVER_TLS_KEY)');
+    expect(message).toContain('mutual TLS');
+    // names only: file paths and SANs stay out of the error
+    expect(message).not.toContain('/tls/');
+    expect(message).not.toContain('envoy.internal');
+  });
+
+  it('names every refused switch in one line when both are set', () => {
+    const { message } = refusal({
+      GRPC_SERVER_USE_TLS: 'true',
+      CONFIG_GRPC_XDS_SERVER_USE_TLS: 'true',
+      CONFIG_GRPC_XDS_CLIENT_TLS_CERT: '/x/c.pem',
+      CONFIG_GRPC_XDS_CLIENT_TLS_KEY: '/x/k.pem',
+    });
+    expect(message).toContain('GRPC_SERVER_USE_TLS=true');
+    expect(message).toContain(
+      'CONFIG_GRPC_XDS_SERVER_USE_TLS=true (with CONFIG_GRPC_XDS_CLIENT_TLS_CERT, CONFIG_GRPC_XDS_CLIENT_TLS_KEY)',
+    );
+    expect(message).not.toContain('\n');
+  });
+
+  it('refuses before any other setting is judged, so a bad port does not hide it', () => {
+    expect(refusal({ GRPC_SERVER_USE_TLS: 'true', GRPC_PORT: 'eighty' }).message).toContain(
+      'GRPC_SERVER_USE_TLS=true',
+    );
+  });
+
+  it.each(['GRPC_SERVER_USE_TLS', 'CONFIG_GRPC_XDS_SERVER_USE_TLS'])(
+    'rejects a %s value that is neither true nor false',
+    (name) => {
+      expect(refusal({ [name]: 'yes' }).message).toBe(`${name}: expected true or false, got 'yes'`);
+    },
+  );
+
+  it.each(['false', 'False', '0', ''])('starts silently with GRPC_SERVER_USE_TLS=%j', (value) => {
+    const { warnings } = loadSettings({ GRPC_SERVER_USE_TLS: value, CONFIG_GRPC_XDS_SERVER_USE_TLS: value });
+    expect(warnings).toEqual([]);
+  });
+
+  it('only warns about certificate settings without their switch: the reference reads them only with it on', () => {
+    const { warnings } = loadSettings({
+      GRPC_SERVER_USE_TLS: 'false',
+      GRPC_SERVER_TLS_CERT: '/tls/cert.pem',
+      GRPC_SERVER_TLS_KEY: '/tls/key.pem',
+      GRPC_CLIENT_TLS_CACERT: '/tls/ca.pem',
+      GRPC_CLIENT_TLS_SAN: 'envoy.internal',
+      CONFIG_GRPC_XDS_SERVER_TLS_CACERT: '/x/ca.pem',
+    });
+    const ignored = (name: string, by: string) =>
+      `${name} is set but ignored: it is read only with ${by}=true (as in the reference), which this version refuses: TLS is not implemented yet`;
+    expect(warnings).toEqual([
+      ignored('CONFIG_GRPC_XDS_SERVER_TLS_CACERT', 'CONFIG_GRPC_XDS_SERVER_USE_TLS'),
+      ignored('GRPC_CLIENT_TLS_CACERT', 'GRPC_SERVER_USE_TLS'),
+      ignored('GRPC_CLIENT_TLS_SAN', 'GRPC_SERVER_USE_TLS'),
+      ignored('GRPC_SERVER_TLS_CERT', 'GRPC_SERVER_USE_TLS'),
+      ignored('GRPC_SERVER_TLS_KEY', 'GRPC_SERVER_USE_TLS'),
+    ]);
+  });
+});
