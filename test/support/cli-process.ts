@@ -40,6 +40,12 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
+/** Which CLI to run and from where; by default the repository's dist/cli.js, from the test's cwd. */
+export interface CliLocation {
+  readonly cli: string;
+  readonly cwd?: string | undefined;
+}
+
 /**
  * Starts `serve` on ports chosen by the OS and waits for its "listening" log line
  * (`readyMessage`: with --workers N the primary's "workers listening").
@@ -49,11 +55,13 @@ export function startServeProcess(
   args: readonly string[],
   env: Record<string, string> = {},
   readyMessage = 'listening',
+  location: CliLocation = { cli: CLI },
 ): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--grpc-port', '0', '--http-port', '0', '--debug-port', '0', ...args],
+    [location.cli, 'serve', '--grpc-port', '0', '--http-port', '0', '--debug-port', '0', ...args],
     {
+      cwd: location.cwd,
       env: { ...process.env, GRPC_HOST: '127.0.0.1', HOST: '127.0.0.1', DEBUG_HOST: '127.0.0.1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

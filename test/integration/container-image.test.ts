@@ -1,0 +1,105 @@
+// The container image without Docker: the final stage of deploy/docker/Dockerfile laid out in a
+// temporary directory exactly as its COPY lines say (from the repository after `make build`),
+// then its ENTRYPOINT run from its WORKDIR against a real Redis. A file the runtime reads but the
+// image lacks (lua/ once) makes `serve --backend redis` fail here as it would in the container.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimitResponse_Code as Code } from '../../src/gen/envoy/service/ratelimit/v3/rls.js';
+import { type ServeProcess, startServeProcess } from '../support/cli-process.js';
+import { assembleFinalStage, finalStage, parseDockerfile } from '../support/dockerfile.js';
+import { createRlsClient, entries } from '../support/grpc-client.js';
+import { healthCheck } from '../support/grpc-extras.js';
+import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
+import { writeConfigDir } from '../support/server.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+let image: string | undefined;
+let config: string | undefined;
+let redis: RedisTestServer | undefined;
+let serve: ServeProcess | undefined;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  config = await writeConfigDir({
+    'shop.yaml':
+      'domain: shop\ndescriptors:\n  - key: user\n    rate_limit: { unit: minute, requests_per_unit: 3 }\n',
+  });
+});
+
+afterAll(async () => {
+  if (serve !== undefined && serve.child.exitCode === null) await serve.stop();
+  await redis?.stop();
+  for (const dir of [image, config]) if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+/** Resolves once gRPC health says SERVING; rejects with the logs if the process exits first or after 10 s. */
+async function waitServing(process: ServeProcess): Promise<void> {
+  const failure = (why: string) => new Error(`${why}; logs: ${JSON.stringify(process.logs)}`);
+  if (process.child.exitCode !== null) throw failure(`serve exited with ${process.child.exitCode}`);
+  let done = false;
+  const exited = new Promise<never>((_, reject) =>
+    process.child.once('exit', (code) => {
+      if (!done) reject(failure(`serve exited with ${code}`));
+    }),
+  );
+  const serving = (async () => {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const status = await healthCheck(`127.0.0.1:${process.grpcPort}`, 'ratelimit').catch(() => undefined);
+      if (status === 'SERVING') return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw failure('not SERVING after 10 s');
+  })();
+  try {
+    await Promise.race([serving, exited]);
+  } finally {
+    done = true;
+  }
+}
+
+describe('the container image (final Dockerfile stage, assembled without Docker)', () => {
+  it('serves with the redis backend: SERVING, then a ShouldRateLimit answer counted in Redis', async () => {
+    const stages = parseDockerfile(await readFile(join(REPO, 'deploy/docker/Dockerfile'), 'utf8'));
+    const runtime = finalStage(stages);
+    const [command, script] = runtime.entrypoint ?? [];
+    expect(command).toBe('node');
+    image = await mkdtemp(join(tmpdir(), 'rl-image-'));
+    await assembleFinalStage(stages, REPO, image);
+    const workdir = join(image, runtime.workdir);
+
+    serve = await startServeProcess(
+      ['--backend', 'redis', '--config', config ?? ''],
+      // what is checked is the image's file set, not the 15 ms default deadline on a busy 2-core test machine
+      { REDIS_URL: redis?.url ?? '', NODE_ENV: 'production', BACKEND_TIMEOUT: '2s' },
+      'listening',
+      { cli: join(workdir, script ?? ''), cwd: workdir },
+    );
+    await waitServing(serve);
+
+    const client = createRlsClient(`127.0.0.1:${serve.grpcPort}`);
+    try {
+      const answer = await client.shouldRateLimit({
+        domain: 'shop',
+        descriptors: [{ entries: entries('user=alice') }],
+      });
+      expect(answer.overallCode).toBe(Code.OK);
+      expect(answer.statuses[0]).toMatchObject({ currentLimit: { requestsPerUnit: 3 }, limitRemaining: 2 });
+    } finally {
+      client.close();
+    }
+    // counted in Redis, not answered by a failure mode
+    const direct = new Redis(redis?.port ?? 0, '127.0.0.1');
+    try {
+      expect(await direct.dbsize()).toBe(1);
+    } finally {
+      direct.disconnect();
+    }
+    expect(await serve.stop()).toBe(0);
+  }, 30_000);
+});
