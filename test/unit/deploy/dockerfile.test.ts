@@ -95,6 +95,15 @@ describe('deploy/docker/Dockerfile runtime stage', () => {
   });
 });
 
+describe('the build context', () => {
+  it(".dockerignore keeps the host's build output and node_modules out of the build stage's COPY . .", () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim().replace(/\/$/, ''));
+    expect(ignored).toEqual(expect.arrayContaining([outDir, 'node_modules']));
+  });
+});
+
 describe('the Dockerfile reader these checks rely on', () => {
   const copiesOf = (runtimeCopy: string) =>
     repoCopies(
