@@ -30,7 +30,6 @@ const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = 
 const ACCEPTED = new Set([
   'REDIS_POOL_ON_EMPTY_WAIT_DURATION',
   'REDIS_PERSECOND_POOL_ON_EMPTY_WAIT_DURATION',
-  'HEALTHY_WITH_AT_LEAST_ONE_CONFIG_LOADED',
   'CONFIG_TYPE=FILE',
   'USE_STATSD=false',
   'DISABLE_STATS=true',

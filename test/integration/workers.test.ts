@@ -57,8 +57,6 @@ async function startPod(): Promise<ServeProcess> {
       REDIS_URL: redis.url,
       CACHE_KEY_PREFIX: `workers-${randomUUID()}-`,
       SHUTDOWN_GRACE_PERIOD: '2s',
-      // the first calls of a fresh process on a busy test machine can take longer than the default 15 ms
-      BACKEND_TIMEOUT: '2s',
     },
     'workers listening',
   );
