@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= deploy/config
 
-.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e bench-store bench bench-quick bench-memory bench-soak clean
+.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e bench-store bench bench-quick bench-memory bench-soak bench-ladder clean
 
 help:
 	@echo "make run    install, build and start the service (memory backend, $(CONFIG))"
@@ -75,6 +75,14 @@ bench-soak: build
 	@scripts/ensure-bench-packages.sh
 	npx tsc -p bench/tsconfig.json
 	node dist/bench/bench/soak.js
+
+# One Redis-backed service with default settings under open-loop load at 10%..120% of its
+# measured maximum; prints a markdown table and a JSON line (~2 minutes). LADDER_ARGS are
+# passed on, e.g. LADDER_ARGS='--cli ../other-worktree/dist/cli.js'. See docs/performance.md.
+bench-ladder: build
+	@scripts/ensure-bench-packages.sh
+	npx tsc -p bench/tsconfig.json
+	node dist/bench/bench/load-ladder.js $(LADDER_ARGS)
 
 # Redis bytes per key (each algorithm vs the SET-with-TTL floor) and the memory backend's heap
 # and RSS for 1,000,000 keys; prints JSON (stdout) and a markdown table (stderr). ~1 minute.

@@ -38,16 +38,19 @@ function toUs(value: string, unit: string): number {
   return unit === 's' ? n * 1e6 : unit === 'ms' ? n * 1e3 : n;
 }
 
-/** One h2load run for `seconds`; `logFile` (per-request log) gives exact percentiles. */
+/**
+ * One h2load run for `seconds`; `logFile` (per-request log) gives exact percentiles.
+ * `concurrency` is a total spread by {@link shape}, or the connections and streams themselves.
+ */
 export async function h2load(
   port: number,
   dataFile: string,
-  concurrency: number,
+  concurrency: number | { c: number; m: number },
   seconds: number,
   logFile: string | undefined,
   extraArgs: readonly string[] = [],
 ): Promise<H2loadResult> {
-  const { c, m } = shape(concurrency);
+  const { c, m } = typeof concurrency === 'number' ? shape(concurrency) : concurrency;
   if (logFile) await rm(logFile, { force: true });
   const args = [
     '-D',

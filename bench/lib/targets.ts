@@ -27,6 +27,8 @@ export interface TargetSpec {
   workers?: number;
   /** Extra environment for the service (e.g. LOCAL_CACHE_SIZE_IN_BYTES). */
   env?: Record<string, string>;
+  /** The service's CLI script; default this checkout's dist/cli.js (another build: another worktree's). */
+  cli?: string;
 }
 
 export interface Running {
@@ -96,7 +98,7 @@ export async function startTarget(
     child = spawn(
       process.execPath,
       [
-        join(ROOT, 'dist/cli.js'),
+        spec.cli ?? join(ROOT, 'dist/cli.js'),
         'serve',
         '--config',
         configDir,
