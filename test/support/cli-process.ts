@@ -46,10 +46,14 @@ export interface CliLocation {
   readonly cwd?: string | undefined;
 }
 
+/** How long `startServeProcess` waits for the ready log line before it kills the process. */
+const READY_TIMEOUT_MS = 30_000;
+
 /**
  * Starts `serve` on ports chosen by the OS and waits for its "listening" log line
  * (`readyMessage`: with --workers N the primary's "workers listening").
- * Rejects with the output if the process exits first.
+ * Rejects with the output if the process exits first, or kills it and rejects
+ * when the line does not come within READY_TIMEOUT_MS.
  */
 export function startServeProcess(
   args: readonly string[],
@@ -70,6 +74,11 @@ export function startServeProcess(
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
+    // a process that never says it is listening is killed, never left behind
+    const giveUp = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not log '${readyMessage}' within ${READY_TIMEOUT_MS} ms\n${stderr}`));
+    }, READY_TIMEOUT_MS);
     let buffer = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -84,6 +93,7 @@ export function startServeProcess(
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
         if (entry.msg === readyMessage) {
+          clearTimeout(giveUp);
           resolve({
             child,
             grpcPort: entry.grpcPort as number,
@@ -98,6 +108,9 @@ export function startServeProcess(
         }
       }
     });
-    exited.then((code) => reject(new Error(`serve exited with ${code}\n${stderr}\n${JSON.stringify(logs)}`)));
+    exited.then((code) => {
+      clearTimeout(giveUp);
+      reject(new Error(`serve exited with ${code}\n${stderr}\n${JSON.stringify(logs)}`));
+    });
   });
 }
