@@ -132,7 +132,7 @@ function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
   const connections: RedisConnection[] = [];
   /** Connections that are ready and have the script loaded. */
   const up = new Set<RedisConnection>();
-  const allUp = () => up.size === connections.length;
+  const allUp = () => connections.length > 0 && up.size === connections.length;
   // Health as the reference's: up once warm; a later outage counts only with
   // REDIS_HEALTH_CHECK_ACTIVE_CONNECTION (a restart never fixes Redis).
   const updateHealth = () => health.setBackendReady(warm && (allUp() || !redis.healthCheckActiveConnection));
@@ -202,7 +202,7 @@ function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
     status: () => ({
       kind: 'redis',
       warm,
-      connected: connections.length > 0 && allUp(),
+      connected: allUp(),
       circuit: resilient.breakerState(),
       failureMode: resilience.failureMode,
     }),
