@@ -165,11 +165,14 @@ export class ResilientCounterStore implements CounterStore {
       } catch (error) {
         pending = Promise.reject(error);
       }
+      const settle = () => {
+        call.settled = true;
+        if (group !== undefined) this.deadlines?.done(group);
+      };
       const call = {
         settled: false,
         expire: () => {
-          call.settled = true;
-          if (group !== undefined) this.deadlines?.done(group);
+          settle();
           this.counters.primaryTimeouts++;
           this.counters.abandoned++;
           this.lastError = new Error(`no answer within ${this.timeoutMs} ms`);
@@ -188,15 +191,13 @@ export class ResilientCounterStore implements CounterStore {
             this.breaker.wake();
             return;
           }
-          call.settled = true;
-          if (group !== undefined) this.deadlines?.done(group);
+          settle();
           this.breaker.success(ticket);
           resolve(decisions);
         },
         (error: unknown) => {
           if (call.settled) return void this.counters.abandoned--;
-          call.settled = true;
-          if (group !== undefined) this.deadlines?.done(group);
+          settle();
           this.counters.primaryFailures++;
           this.lastError = error;
           this.breaker.failure(ticket, 'error');
