@@ -5,7 +5,7 @@
  * full Redis key (redis-keys.ts) is `keyLength` characters.
  */
 
-import { keyTagOf } from '../src/config/read-rule-limits.js';
+import { keyTagOf } from '../src/config/rules/read-rule-limits.js';
 import type { Algorithm } from '../src/core/algorithm.js';
 import { isChargedWhenRejected } from '../src/core/limit.js';
 import { UNIT_SECONDS, type Unit } from '../src/core/units.js';

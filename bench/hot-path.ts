@@ -12,8 +12,8 @@
  * of a change can be read off one run.
  */
 
-import { buildConfig } from '../src/config/build-config.js';
-import type { RateLimitConfig } from '../src/config/rate-limit-config.js';
+import { buildConfig } from '../src/config/rules/build-config.js';
+import type { RateLimitConfig } from '../src/config/rules/rate-limit-config.js';
 import { RateLimitRequest } from '../src/gen/envoy/service/ratelimit/v3/rls.js';
 import { requestFromProto, responseToProto } from '../src/grpc/rls-codec.js';
 import { serializeResponse } from '../src/grpc/rls-service-definition.js';

@@ -1,4 +1,4 @@
-import type { Settings } from './config/settings.js';
+import type { Settings } from './config/settings/settings.js';
 import type { Clock } from './core/clock.js';
 import { BackendUnavailableError } from './core/errors.js';
 import type { BackendStatus } from './health/health-detail.js';

@@ -1,6 +1,6 @@
-import { buildConfig } from '../config/build-config.js';
-import { listConfigFiles, readConfigFiles } from '../config/config-files.js';
-import { formatProblem } from '../config/config-problem.js';
+import { buildConfig } from '../config/rules/build-config.js';
+import { formatProblem } from '../config/rules/config-problem.js';
+import { listConfigFiles, readConfigFiles } from '../config/source/config-files.js';
 
 export interface ValidateOptions {
   readonly paths: readonly string[];

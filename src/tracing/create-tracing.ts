@@ -10,7 +10,7 @@ import {
   type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
-import type { TracingSettings } from '../config/tracing-settings.js';
+import type { TracingSettings } from '../config/settings/tracing-settings.js';
 import { Tracing } from './tracing.js';
 
 export interface TracingDeps {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../config/settings/settings.js';
 import type { WorkerPorts } from './messages.js';
 
 export type ListenAddresses = Pick<

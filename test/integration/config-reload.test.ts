@@ -5,9 +5,9 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildConfig } from '../../src/config/build-config.js';
-import { ConfigSource, type ConfigSourceOptions } from '../../src/config/config-source.js';
-import type { RateLimitConfig } from '../../src/config/rate-limit-config.js';
+import { buildConfig } from '../../src/config/rules/build-config.js';
+import type { RateLimitConfig } from '../../src/config/rules/rate-limit-config.js';
+import { ConfigSource, type ConfigSourceOptions } from '../../src/config/source/config-source.js';
 
 /** The limit the config applies to `{user: anyone}` in `domain`, undefined when none. */
 function limitOf(config: RateLimitConfig | undefined, domain: string): number | undefined {

@@ -9,7 +9,7 @@ import { Cluster, Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/config/settings/settings.js';
 import { systemClock } from '../../src/core/system-clock.js';
 import { RateLimitResponse_Code as Code } from '../../src/gen/envoy/service/ratelimit/v3/rls.js';
 import { silentLogger } from '../../src/log/logger.js';

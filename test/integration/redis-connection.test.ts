@@ -6,8 +6,8 @@ import { Writable } from 'node:stream';
 import { type Cluster, Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisSettings } from '../../src/config/redis-settings.js';
-import { loadSettings } from '../../src/config/settings.js';
+import type { RedisSettings } from '../../src/config/settings/redis-settings.js';
+import { loadSettings } from '../../src/config/settings/settings.js';
 import {
   createRedisClient,
   RedisConnectError,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { type App, createApp } from '../../src/app.js';
-import { loadSettings } from '../../src/config/settings.js';
+import { loadSettings } from '../../src/config/settings/settings.js';
 import type { Clock } from '../../src/core/clock.js';
 import { systemClock } from '../../src/core/system-clock.js';
 import { type Logger, silentLogger } from '../../src/log/logger.js';

@@ -31,7 +31,7 @@ import {
   type RedisEndpoint,
   type RedisSettings,
   redactUrl,
-} from '../../config/redis-settings.js';
+} from '../../config/settings/redis-settings.js';
 import type { Logger } from '../../log/logger.js';
 
 export type RedisClient = Redis | Cluster;

@@ -8,7 +8,7 @@ import {
   readConfigFiles,
   runtimeConfigRoots,
   walkConfigRoots,
-} from '../../../src/config/config-files.js';
+} from '../../../src/config/source/config-files.js';
 
 let dir: string;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatProblem } from '../../../src/config/config-problem.js';
+import { formatProblem } from '../../../src/config/rules/config-problem.js';
 
 describe('formatProblem', () => {
   it('prints file:line:col: message', () => {

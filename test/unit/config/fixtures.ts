@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BuildResult, buildConfig, type ConfigFile } from '../../../src/config/build-config.js';
-import { formatProblem } from '../../../src/config/config-problem.js';
-import type { RateLimitConfig } from '../../../src/config/rate-limit-config.js';
+import { type BuildResult, buildConfig, type ConfigFile } from '../../../src/config/rules/build-config.js';
+import { formatProblem } from '../../../src/config/rules/config-problem.js';
+import type { RateLimitConfig } from '../../../src/config/rules/rate-limit-config.js';
 import type { RequestDescriptor } from '../../../src/core/descriptor.js';
 
 const ROOT = fileURLToPath(new URL('../../fixtures/config/', import.meta.url));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../../src/config/build-config.js';
+import { buildConfig } from '../../../src/config/rules/build-config.js';
 import { fixtureNames, problemLines, readFixture } from './fixtures.js';
 import { CASES as CONFIG_CASES, type InvalidCase } from './invalid-cases.js';
 import { LIMIT_CASES } from './invalid-limit-cases.js';

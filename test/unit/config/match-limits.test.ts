@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../../src/config/build-config.js';
-import { keyTagOf } from '../../../src/config/read-rule-limits.js';
+import { buildConfig } from '../../../src/config/rules/build-config.js';
+import { keyTagOf } from '../../../src/config/rules/read-rule-limits.js';
 import { configFrom, desc, expectConfig, matched, readFixture } from './fixtures.js';
 
 const load = (fixture: string) =>

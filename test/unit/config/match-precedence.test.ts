@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../../src/config/build-config.js';
+import { buildConfig } from '../../../src/config/rules/build-config.js';
 import { configFrom, desc, expectConfig, matched, readFixture } from './fixtures.js';
 
 const basic = expectConfig(buildConfig(readFixture('valid', 'basic.yaml'), { mergeDomains: false }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../../src/config/build-config.js';
+import { buildConfig } from '../../../src/config/rules/build-config.js';
 import { UNIT_SECONDS } from '../../../src/core/units.js';
 import { desc, expectConfig, matched, readFixture } from './fixtures.js';
 

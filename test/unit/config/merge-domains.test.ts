@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig, type ConfigFile } from '../../../src/config/build-config.js';
+import { buildConfig, type ConfigFile } from '../../../src/config/rules/build-config.js';
 import { expectConfig, matched, problemLines } from './fixtures.js';
 
 const file = (path: string, content: string): ConfigFile => ({ path, content });

@@ -5,8 +5,8 @@ import {
   type RedisSettings,
   redactUrl,
   splitAuth,
-} from '../../../src/config/redis-settings.js';
-import { loadSettings } from '../../../src/config/settings.js';
+} from '../../../src/config/settings/redis-settings.js';
+import { loadSettings } from '../../../src/config/settings/settings.js';
 
 function redis(env: Record<string, string>): RedisSettings {
   return loadRedisSettings(env).redis;

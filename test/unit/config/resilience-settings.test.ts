@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadResilienceSettings } from '../../../src/config/resilience-settings.js';
-import { SettingError } from '../../../src/config/settings-parsers.js';
+import { loadResilienceSettings } from '../../../src/config/settings/resilience-settings.js';
+import { SettingError } from '../../../src/config/settings/settings-parsers.js';
 
 describe('loadResilienceSettings', () => {
   it('defaults to failure mode error, a 250 ms budget, 10 failures and half the calls in 1 s, 100 ms → 10 s backoff, no cache', () => {

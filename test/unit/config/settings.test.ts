@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../../../src/config/settings.js';
-import { parseDurationMs } from '../../../src/config/settings-parsers.js';
+import { loadSettings } from '../../../src/config/settings/settings.js';
+import { parseDurationMs } from '../../../src/config/settings/settings-parsers.js';
 
 describe('loadSettings', () => {
   it("uses the reference's defaults when nothing is set", () => {

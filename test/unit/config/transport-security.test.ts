@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings, SettingError } from '../../../src/config/settings.js';
+import { loadSettings, SettingError } from '../../../src/config/settings/settings.js';
 
 /** The SettingError loadSettings throws for `env`, or a failure if it starts. */
 function refusal(env: Record<string, string>): SettingError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../../src/config/build-config.js';
+import { buildConfig } from '../../../src/config/rules/build-config.js';
 import { configFrom, expectConfig, fixtureNames, readFixture } from './fixtures.js';
 
 const line = (key: string, unit: string, n: number, shadow = false, quota = false) =>

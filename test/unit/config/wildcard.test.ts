@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileWildcard, isWildcard, matchesWildcard } from '../../../src/config/wildcard.js';
+import { compileWildcard, isWildcard, matchesWildcard } from '../../../src/config/rules/wildcard.js';
 
 const matches = (pattern: string, value: string) => matchesWildcard(compileWildcard(pattern), value);
 

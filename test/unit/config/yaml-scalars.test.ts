@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../../src/config/build-config.js';
-import type { RateLimitConfig } from '../../../src/config/rate-limit-config.js';
+import { buildConfig } from '../../../src/config/rules/build-config.js';
+import type { RateLimitConfig } from '../../../src/config/rules/rate-limit-config.js';
 import { desc, problemLines } from './fixtures.js';
 
 /**

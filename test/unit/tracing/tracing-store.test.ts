@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import type { TracingSettings } from '../../../src/config/tracing-settings.js';
+import type { TracingSettings } from '../../../src/config/settings/tracing-settings.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../../../src/storage/counter-store.js';
 import { createTracing } from '../../../src/tracing/create-tracing.js';
 import { BACKEND_SPAN, TracingCounterStore } from '../../../src/tracing/tracing-store.js';

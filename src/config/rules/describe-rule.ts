@@ -1,4 +1,4 @@
-import type { Limit, LimitRule } from '../core/limit.js';
+import type { Limit, LimitRule } from '../../core/limit.js';
 
 /**
  * The `/rlconfig` lines of one rule, one per limit, in the order written. A lone fixed_window

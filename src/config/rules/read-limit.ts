@@ -1,6 +1,6 @@
 import type { YAMLMap } from 'yaml';
-import { ALGORITHMS, type Algorithm } from '../core/algorithm.js';
-import { parseUnit, type Unit } from '../core/units.js';
+import { ALGORITHMS, type Algorithm } from '../../core/algorithm.js';
+import { parseUnit, type Unit } from '../../core/units.js';
 import { type Fields, readFields } from './config-schema.js';
 import {
   fieldAt,

@@ -1,7 +1,7 @@
 import { isSeq } from 'yaml';
-import type { Algorithm } from '../core/algorithm.js';
-import { isChargedWhenRejected, type Limit, type LimitRule } from '../core/limit.js';
-import { UNIT_SECONDS, type Unit } from '../core/units.js';
+import type { Algorithm } from '../../core/algorithm.js';
+import { isChargedWhenRejected, type Limit, type LimitRule } from '../../core/limit.js';
+import { UNIT_SECONDS, type Unit } from '../../core/units.js';
 import type { Fields } from './config-schema.js';
 import { type LimitSpec, readLimit } from './read-limit.js';
 import { fieldAt, isPresent, mapItems, readList, readMap } from './yaml-fields.js';

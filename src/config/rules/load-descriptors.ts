@@ -1,5 +1,5 @@
 import type { YAMLMap } from 'yaml';
-import type { LimitRule } from '../core/limit.js';
+import type { LimitRule } from '../../core/limit.js';
 import { type Fields, readFields } from './config-schema.js';
 import {
   addNode,

@@ -1,8 +1,8 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { RateLimitError } from '../core/errors.js';
-import type { ConfigFile } from './build-config.js';
+import { RateLimitError } from '../../core/errors.js';
+import type { ConfigFile } from '../rules/build-config.js';
 
 /** A config root, directory or file that cannot be listed or read; `path` names it. */
 export class ConfigFilesError extends RateLimitError {

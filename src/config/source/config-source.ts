@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Logger } from '../log/logger.js';
-import type { BuildResult, ConfigFile } from './build-config.js';
+import type { Logger } from '../../log/logger.js';
+import type { BuildResult, ConfigFile } from '../rules/build-config.js';
+import { type ConfigProblem, formatProblem } from '../rules/config-problem.js';
+import type { RateLimitConfig } from '../rules/rate-limit-config.js';
 import { ConfigFilesError, readConfigFiles, walkConfigRoots } from './config-files.js';
-import { type ConfigProblem, formatProblem } from './config-problem.js';
-import type { RateLimitConfig } from './rate-limit-config.js';
 import { WatcherSet, watchTargets } from './watch-targets.js';
 
 /** The result of one load: the new config and the files it came from, or every problem found. */

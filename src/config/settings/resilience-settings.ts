@@ -1,5 +1,9 @@
-import { entriesForBytes } from '../storage/over-limit-cache.js';
-import { DEFAULT_BACKEND_TIMEOUT_MS, FAILURE_MODES, type FailureMode } from '../storage/resilient-store.js';
+import { entriesForBytes } from '../../storage/over-limit-cache.js';
+import {
+  DEFAULT_BACKEND_TIMEOUT_MS,
+  FAILURE_MODES,
+  type FailureMode,
+} from '../../storage/resilient-store.js';
 import { parseChoice, parseDurationMs, parseIntIn, SettingError } from './settings-parsers.js';
 
 /** Backend failure handling and the local over-limit cache, from the environment. */

@@ -1,5 +1,5 @@
-import type { Algorithm } from '../core/algorithm.js';
-import type { LimitRule } from '../core/limit.js';
+import type { Algorithm } from '../../core/algorithm.js';
+import type { LimitRule } from '../../core/limit.js';
 import { compileWildcard, isWildcard, type WildcardPattern } from './wildcard.js';
 
 /** One descriptor of the config, frozen once its subtree is loaded. */

@@ -1,7 +1,7 @@
-import { ALGORITHMS, type Algorithm } from '../core/algorithm.js';
-import type { DescriptorEntry, RequestDescriptor } from '../core/descriptor.js';
-import { isChargedWhenRejected, type Limit, type LimitMatch, type LimitRule } from '../core/limit.js';
-import type { RuleSet } from '../core/rule-set.js';
+import { ALGORITHMS, type Algorithm } from '../../core/algorithm.js';
+import type { DescriptorEntry, RequestDescriptor } from '../../core/descriptor.js';
+import { isChargedWhenRejected, type Limit, type LimitMatch, type LimitRule } from '../../core/limit.js';
+import type { RuleSet } from '../../core/rule-set.js';
 import type { ConfigLevel, ConfigNode, DomainTree, ShareThreshold } from './config-tree.js';
 import { describeRule } from './describe-rule.js';
 import { matchesWildcard } from './wildcard.js';
