@@ -7,7 +7,7 @@ import type { Logger } from './log/logger.js';
 import type { ServiceMetrics } from './metrics/service-metrics.js';
 import type { CounterCheck, CounterDecision, CounterStore } from './storage/counter-store.js';
 import { MemoryCounterStore } from './storage/memory-store.js';
-import { entriesForBytes, LocalOverLimitCache } from './storage/over-limit-cache.js';
+import { LocalOverLimitCache } from './storage/over-limit-cache.js';
 import { createRedisClient, type RedisConnection } from './storage/redis/redis-connection.js';
 import { RedisCounterStore } from './storage/redis/redis-store.js';
 import { ResilientCounterStore } from './storage/resilient-store.js';
@@ -116,7 +116,7 @@ function createUntracedBackend(settings: Settings, deps: BackendDeps): Backend {
     stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
     logger,
   });
-  const cacheEntries = resilience.localCacheEntries || entriesForBytes(resilience.localCacheSizeBytes);
+  const cacheEntries = resilience.localCacheEntries;
   const cache =
     cacheEntries > 0
       ? new LocalOverLimitCache({

@@ -1,18 +1,6 @@
 import type { CounterCheck, CounterDecision, CounterStore } from './counter-store.js';
 import { Lru } from './lru.js';
 
-/**
- * Bytes one cache entry costs on the V8 heap, for LOCAL_CACHE_SIZE_IN_BYTES:
- * measured ≈ 130 B (Map slot, string header, boxed expiry) plus the key's
- * length (counter key + limit, ≈ 120 chars for typical descriptors).
- */
-export const ESTIMATED_ENTRY_BYTES = 256;
-
-/** LOCAL_CACHE_SIZE_IN_BYTES → entries (0 = off). */
-export function entriesForBytes(bytes: number): number {
-  return Math.floor(Math.max(0, bytes) / ESTIMATED_ENTRY_BYTES);
-}
-
 export interface LocalOverLimitCacheOptions {
   /** The store that decides (Redis, or the resilient store around it). */
   readonly inner: CounterStore;

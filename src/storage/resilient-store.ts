@@ -1,3 +1,4 @@
+import { DEFAULT_BACKEND_TIMEOUT_MS, type FailureMode } from '../config/settings/resilience-settings.js';
 import type { Clock } from '../core/clock.js';
 import { BackendUnavailableError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
@@ -11,11 +12,6 @@ import {
 import type { CounterCheck, CounterDecision, CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-store.js';
 import { TickDeadlines } from './tick-deadlines.js';
-
-/** FAILURE_MODE: what a request gets while the primary backend cannot answer (DESIGN.md). */
-export type FailureMode = 'error' | 'allow' | 'local';
-
-export const FAILURE_MODES: readonly FailureMode[] = ['error', 'allow', 'local'];
 
 export interface ResilientCounterStoreOptions {
   /** The backend being protected, e.g. Redis. Closed by `close()`. */
@@ -51,16 +47,6 @@ export interface ResilientCounterStoreOptions {
   readonly wakeAfterBackoff?: boolean;
   readonly logger?: Logger;
 }
-
-/**
- * Why 250 ms and not Envoy's 20 ms: under a burst the event loop queues work,
- * and a tight budget then measures the queue, not Redis (issue 10: 85–95 %
- * UNAVAILABLE at 15 ms while Redis answered in 84 µs). Envoy's own
- * rate-limit filter timeout (20 ms by default) still bounds what a proxy
- * waits, and its failure_mode_deny decides then; this budget bounds what we
- * spend, and when the failure mode (allow/local) answers for Redis.
- */
-export const DEFAULT_BACKEND_TIMEOUT_MS = 250;
 
 /** Counters since start, for tests and metrics. */
 export interface ResilienceStats {

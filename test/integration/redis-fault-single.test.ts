@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { FailureMode } from '../../src/storage/resilient-store.js';
+import type { FailureMode } from '../../src/config/settings/resilience-settings.js';
 import { entries } from '../support/grpc-client.js';
 import { healthCheck } from '../support/grpc-extras.js';
 import {

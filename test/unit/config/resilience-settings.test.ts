@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { loadResilienceSettings } from '../../../src/config/settings/resilience-settings.js';
+import {
+  ESTIMATED_ENTRY_BYTES,
+  entriesForBytes,
+  loadResilienceSettings,
+} from '../../../src/config/settings/resilience-settings.js';
 import { SettingError } from '../../../src/config/settings/settings-parsers.js';
 
 describe('loadResilienceSettings', () => {
@@ -93,5 +97,14 @@ describe('loadResilienceSettings', () => {
   ])('rejects %o naming the variable', (env, message) => {
     expect(() => loadResilienceSettings(env)).toThrow(SettingError);
     expect(() => loadResilienceSettings(env)).toThrow(message);
+  });
+});
+
+describe('entriesForBytes', () => {
+  it('turns LOCAL_CACHE_SIZE_IN_BYTES into entries at the documented estimate', () => {
+    expect(ESTIMATED_ENTRY_BYTES).toBe(256);
+    expect(entriesForBytes(0)).toBe(0);
+    expect(entriesForBytes(255)).toBe(0);
+    expect(entriesForBytes(1024 * 1024)).toBe(4096);
   });
 });

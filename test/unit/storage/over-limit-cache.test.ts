@@ -2,11 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isChargedWhenRejected } from '../../../src/core/limit.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../../../src/storage/counter-store.js';
 import { MemoryCounterStore } from '../../../src/storage/memory-store.js';
-import {
-  ESTIMATED_ENTRY_BYTES,
-  entriesForBytes,
-  LocalOverLimitCache,
-} from '../../../src/storage/over-limit-cache.js';
+import { LocalOverLimitCache } from '../../../src/storage/over-limit-cache.js';
 
 /** A memory store that records every call; `answer` replaces its decisions when set. */
 class SpyStore implements CounterStore {
@@ -52,15 +48,6 @@ function check(overrides: Partial<CounterCheck> = {}): CounterCheck {
 
 /** Start of a minute window, ms (1_699_999_980 is a multiple of 60). */
 const WINDOW_MS = 1_699_999_980_000;
-
-describe('entriesForBytes', () => {
-  it('turns LOCAL_CACHE_SIZE_IN_BYTES into entries at the documented estimate', () => {
-    expect(ESTIMATED_ENTRY_BYTES).toBe(256);
-    expect(entriesForBytes(0)).toBe(0);
-    expect(entriesForBytes(255)).toBe(0);
-    expect(entriesForBytes(1024 * 1024)).toBe(4096);
-  });
-});
 
 describe('LocalOverLimitCache', () => {
   let inner: SpyStore;
