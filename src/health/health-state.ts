@@ -1,7 +1,14 @@
-import type { HealthImplementation } from 'grpc-health-check';
-
 /** gRPC health service names we answer for: "" (the whole server) and the reference's "ratelimit". */
 export const HEALTH_SERVICE_NAMES = ['', 'ratelimit'] as const;
+
+/**
+ * Where the serving status is published, per service name: the gRPC health
+ * service (grpc-health-check's HealthImplementation satisfies this), so Watch
+ * streams see every change.
+ */
+export interface HealthStatusSink {
+  setStatus(service: string, status: 'SERVING' | 'NOT_SERVING'): void;
+}
 
 type Component = 'config' | 'backend' | 'draining';
 
@@ -15,14 +22,15 @@ export interface HealthOptions {
 }
 
 /**
- * Health as the reference defines it (its §5.8): the process is healthy once
- * the backend is up (Redis: connected and warm), unless draining, and — only
- * when asked for — a config with a domain is loaded. A backend outage after
+ * Health as the reference defines it (envoyproxy/ratelimit
+ * src/server/health.go): the process is healthy once the backend is up
+ * (Redis: connected and warm), unless draining, and — only when asked for —
+ * a config with a domain is loaded. A backend outage after
  * that does not make it unhealthy (a restart never fixes Redis); the backend
  * reports a lost connection only under REDIS_HEALTH_CHECK_ACTIVE_CONNECTION.
  * Degraded states (breaker open, Redis down) are reported by the detail view,
- * metrics and logs instead. Every change is pushed to the gRPC health service
- * (so Watch streams see it) and read by HTTP /healthcheck.
+ * metrics and logs instead. Every change is pushed to the sink (the gRPC
+ * health service) and read by HTTP /healthcheck.
  */
 export class HealthState {
   private readonly problems = new Set<Component>(['backend']);
@@ -30,7 +38,7 @@ export class HealthState {
   private readonly requireConfig: boolean;
 
   constructor(
-    private readonly grpcHealth: HealthImplementation,
+    private readonly sink: HealthStatusSink,
     options: HealthOptions = {},
   ) {
     this.requireConfig = options.requireConfig ?? false;
@@ -81,7 +89,7 @@ export class HealthState {
 
   private publish(): void {
     const status = this.isServing() ? 'SERVING' : 'NOT_SERVING';
-    for (const name of HEALTH_SERVICE_NAMES) this.grpcHealth.setStatus(name, status);
+    for (const name of HEALTH_SERVICE_NAMES) this.sink.setStatus(name, status);
     for (const listener of this.listeners) listener(this.isServing());
   }
 }
