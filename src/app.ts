@@ -1,24 +1,29 @@
-import type { Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HealthImplementation } from 'grpc-health-check';
-import { createBackend } from './backend.js';
 import { buildConfig } from './config/rules/build-config.js';
 import type { ConfigProblem } from './config/rules/config-problem.js';
 import type { Settings } from './config/settings/settings.js';
 import { ConfigSource } from './config/source/config-source.js';
 import type { Clock } from './core/clock.js';
 import { createGrpcServer } from './grpc/grpc-server.js';
-import { healthDetail } from './health/health-detail.js';
+import { type BackendStatus, healthDetail } from './health/health-detail.js';
 import { HealthState } from './health/health-state.js';
 import { createDebugServer } from './http/debug-server.js';
 import { createHttpServer } from './http/http-server.js';
 import type { Logger } from './log/logger.js';
 import { type MetricsExposition, ServiceMetrics } from './metrics/service-metrics.js';
+import { exportResilienceMetrics } from './resilience-metrics.js';
+import { bindGrpc, closeHttp, listen, shutdownGrpc } from './server-lifecycle.js';
 import { RateLimitService } from './service/rate-limit-service.js';
+import { type Backend, createStoreBackend, type ReadyListener } from './storage/backend.js';
 import type { CounterStore } from './storage/counter-store.js';
+import { createMemoryBackend } from './storage/memory-backend.js';
+import { LocalOverLimitCache } from './storage/over-limit-cache.js';
+import { createRedisBackend } from './storage/redis/redis-backend.js';
+import { ResilientCounterStore, type ResilientCounterStoreOptions } from './storage/resilient-store.js';
+import { type CallTimer, TimedCounterStore } from './storage/timed-store.js';
 import { createTracing } from './tracing/create-tracing.js';
+import { TracingCounterStore } from './tracing/tracing-store.js';
 
 export interface ListeningPorts {
   readonly grpcPort: number;
@@ -71,8 +76,27 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   const health = new HealthState(grpcHealth, { requireConfig: settings.healthyWithAtLeastOneConfigLoaded });
   const metrics = new ServiceMetrics();
   const tracing = createTracing(settings.tracing, { spanProcessor: deps.spanProcessor });
-  const backend = createBackend(settings, { ...deps, health, metrics, tracing });
-  const store = backend.store;
+
+  const backend = createBackend(settings, deps, (ready) => health.setBackendReady(ready));
+  // Store pipeline: backend → timed → resilient → over-limit cache → traced.
+  // Only a remote backend (Redis) is timed and guarded, and cached when
+  // LOCAL_CACHE_* sizes the cache; memory and an injected store are not.
+  // Tracing wraps whatever is below it when TRACING_ENABLED.
+  const timed = backend.remote ? new TimedCounterStore(backend.store, timeBackendCall(metrics)) : undefined;
+  const resilient = timed && new ResilientCounterStore(resilientOptions(timed, settings, deps));
+  const cache =
+    resilient && settings.resilience.localCacheEntries > 0 ? overLimitCache(resilient, settings) : undefined;
+  const guarded = cache ?? resilient ?? backend.store;
+  const store = tracing === undefined ? guarded : new TracingCounterStore(guarded, tracing);
+  if (resilient !== undefined) {
+    backend.onUp(() => resilient.backendReady());
+    exportResilienceMetrics(metrics, resilient, cache, () => backend.status().connected);
+  }
+  const backendStatus = (): BackendStatus =>
+    resilient === undefined
+      ? backend.status()
+      : { ...backend.status(), circuit: resilient.breakerState(), failureMode: resilient.failureMode };
+
   const configSource = new ConfigSource({
     roots: [...settings.configPaths],
     ignoreDotfiles: settings.runtimeIgnoreDotfiles,
@@ -113,7 +137,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     handler: service,
     authOverLimitStatus: settings.authOverLimitStatus,
     isServing: () => health.isServing(),
-    healthDetail: () => healthDetail(health, backend.status(), configSource.current()?.domains().length),
+    healthDetail: () => healthDetail(health, backendStatus(), configSource.current()?.domains().length),
     logger,
     metrics:
       podExpose === undefined
@@ -152,6 +176,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
         closeHttp(debugServer, settings.shutdownGraceMs),
       ]);
       await configSource.close();
+      await store.close();
       await backend.stop();
       // spans of the last calls are still queued in the batch processor
       await tracing
@@ -164,47 +189,53 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   };
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function bindGrpc(server: GrpcServer, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(hostPort(host, port), ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
-    );
-  });
-}
-
-function listen(server: HttpServer, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
+/** One factory per backend (BACKEND_TYPE); a test may inject a ready-made store instead. */
+function createBackend(settings: Settings, deps: AppDeps, setReady: ReadyListener): Backend {
+  const { logger, clock } = deps;
+  const stopIncrementWhenOverLimit = settings.stopCacheKeyIncrementWhenOverlimit;
+  const { failureMode, localCacheEntries } = settings.resilience;
+  if (deps.store !== undefined) return createStoreBackend(deps.store, setReady);
+  if (settings.redis !== undefined) {
+    return createRedisBackend({
+      redis: settings.redis,
+      stopIncrementWhenOverLimit,
+      logger,
+      setReady,
+      onFatal: deps.onFatal,
+      logFields: { failureMode, localCacheEntries },
     });
-  });
+  }
+  return createMemoryBackend({ stopIncrementWhenOverLimit, clock, logger, setReady });
 }
 
-/** Refuses new calls at once; in-flight calls get `graceMs`, then connections are cut. */
-function shutdownGrpc(server: GrpcServer, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => server.forceShutdown(), graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/** The backend call histogram, by backend kind and outcome. */
+function timeBackendCall(metrics: ServiceMetrics): CallTimer {
+  return (kind, outcome, seconds) => metrics.backendCall(kind, outcome, seconds);
 }
 
-function closeHttp(server: HttpServer, graceMs: number): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-    server.closeIdleConnections();
+/** BACKEND_TIMEOUT, CIRCUIT_BREAKER_* and FAILURE_MODE around `primary`. */
+function resilientOptions(
+  primary: CounterStore,
+  settings: Settings,
+  deps: AppDeps,
+): ResilientCounterStoreOptions {
+  const { resilience } = settings;
+  return {
+    primary,
+    clock: deps.clock,
+    failureMode: resilience.failureMode,
+    timeoutMs: resilience.backendTimeoutMs,
+    breaker: resilience.breaker,
+    stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
+    logger: deps.logger,
+  };
+}
+
+/** LOCAL_CACHE_SIZE_IN_BYTES / LOCAL_CACHE_ENTRIES: over-limit answers kept in front of `inner`. */
+function overLimitCache(inner: CounterStore, settings: Settings): LocalOverLimitCache {
+  return new LocalOverLimitCache({
+    inner,
+    maxEntries: settings.resilience.localCacheEntries,
+    stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
   });
 }
