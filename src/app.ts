@@ -72,6 +72,7 @@ export interface AppDeps {
 /** Composition root: builds every part from settings and wires them; nothing here reads env or argv. */
 export function createApp(settings: Settings, deps: AppDeps): App {
   const { logger, clock } = deps;
+  // grpc.health.v1, served by the gRPC server; HealthState publishes every change to it
   const grpcHealth = new HealthImplementation();
   const health = new HealthState(grpcHealth, { requireConfig: settings.healthyWithAtLeastOneConfigLoaded });
   const metrics = new ServiceMetrics();
