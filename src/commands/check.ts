@@ -19,10 +19,10 @@ export interface CheckOptions {
 }
 
 /** Exit codes of `check`: the answer is in the code too, for scripts. */
-export const CHECK_EXIT = { ok: 0, error: 1, overLimit: 2 } as const;
+const CHECK_EXIT = { ok: 0, error: 1, overLimit: 2 } as const;
 
 /** Parses "k=v,k2=v2" into entries; throws with a readable message. */
-export function parseDescriptorArg(text: string): { key: string; value: string }[] {
+function parseDescriptorArg(text: string): { key: string; value: string }[] {
   return text.split(',').map((pair) => {
     const at = pair.indexOf('=');
     if (at <= 0) throw new Error(`--descriptor '${text}': expected key=value[,key=value...]`);

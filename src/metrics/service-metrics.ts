@@ -201,6 +201,6 @@ function grpcCallCounter(
 }
 
 /** Seconds: 50 µs to 250 ms, dense below 10 ms where a healthy decision lands. */
-export const RESPONSE_TIME_BUCKETS: readonly number[] = Object.freeze([
+const RESPONSE_TIME_BUCKETS: readonly number[] = Object.freeze([
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 ]);

@@ -41,7 +41,7 @@ function otlpExporter(settings: TracingSettings): SpanExporter {
 }
 
 /** service.name, service.namespace (when set) and service.instance.id over the SDK's telemetry.sdk.* attributes. */
-export function tracingResource(settings: TracingSettings): Resource {
+function tracingResource(settings: TracingSettings): Resource {
   return defaultResource().merge(
     resourceFromAttributes({
       'service.name': settings.serviceName,

@@ -8,7 +8,7 @@ import { goFormat, mapEntries, type ResolvedNode } from './yaml-nodes.js';
  * passes and is silently ignored; here a key at the wrong level is an error that says
  * where it belongs (DESIGN.md, "Deliberate differences").
  */
-export const LEVEL_KEYS = {
+const LEVEL_KEYS = {
   top: ['domain', 'descriptors'],
   descriptor: [
     'key',

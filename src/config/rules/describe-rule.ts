@@ -14,7 +14,7 @@ export function describeRule(rule: LimitRule): string[] {
 }
 
 /** `unit=<UNIT> requests_per_unit=<n>[ algorithm=<alg>[ burst=<n>]]`. */
-export function describeLimit(limit: Limit): string {
+function describeLimit(limit: Limit): string {
   const base = `unit=${limit.unit} requests_per_unit=${limit.requestsPerUnit}`;
   if (limit.keyTag === '') return base;
   const burst = limit.algorithm === 'token_bucket' ? ` burst=${limit.burst}` : '';

@@ -18,7 +18,7 @@ import { report, type YamlFile } from './yaml-file.js';
  * Largest `requests_per_unit` of a `sliding_log` limit: the log keeps one entry per admitted
  * request in the window, so its memory grows with the limit (DESIGN.md, "Extensions").
  */
-export const SLIDING_LOG_MAX_REQUESTS = 10_000;
+const SLIDING_LOG_MAX_REQUESTS = 10_000;
 
 /** A name written in a `replaces` list, with where it is written. */
 export interface ReplacedName {
@@ -94,7 +94,7 @@ export function readLimit(
 }
 
 /** Parses an algorithm name case-insensitively (as units are); undefined for anything else. */
-export function parseAlgorithm(raw: string): Algorithm | undefined {
+function parseAlgorithm(raw: string): Algorithm | undefined {
   const lower = raw.toLowerCase();
   return ALGORITHMS.find((a) => a === lower);
 }

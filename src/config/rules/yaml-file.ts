@@ -6,7 +6,7 @@ import { plainScalar } from './plain-scalar.js';
  * Most collections one file may revisit through aliases (guards against "billion laughs");
  * a file without aliases never revisits a node, so its size is not limited by this.
  */
-export const NODE_BUDGET = 100_000;
+const NODE_BUDGET = 100_000;
 
 /** One config file being validated: its parsed document, positions and the problems found so far. */
 export interface YamlFile {

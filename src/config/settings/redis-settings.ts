@@ -219,7 +219,7 @@ interface ParsedUrl {
  * the value starts with '/' (the reference defaults to unix; we infer it so a
  * bare `REDIS_URL=redis:6379` just works).
  */
-export function parseRedisUrl(
+function parseRedisUrl(
   name: string,
   raw: string,
   type: RedisType,

@@ -31,13 +31,26 @@ export interface Settings {
   readonly httpPort: number;
   readonly debugHost: string;
   readonly debugPort: number;
-  /** Files or directories to load; from --config, else RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY. */
+  /**
+   * Files or directories to load: from --config, else the one directory
+   * RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY (defaults `/srv/runtime_data/current`,
+   * empty, `config`; empty parts dropped).
+   *
+   * Both modes of the reference's RUNTIME_WATCH_ROOT load the files of that directory:
+   * - `false` (directory mode): goruntime's root is `ROOT/SUBDIRECTORY` and its
+   *   subdirectory `APPDIRECTORY` — the same directory.
+   * - `true` (symlink-swap mode): goruntime walks `ROOT/SUBDIRECTORY` and keeps keys starting
+   *   with `APPDIRECTORY.`, i.e. the files under `APPDIRECTORY`.
+   *
+   * The flag therefore does not change what loads, only what the reference watches; our
+   * `ConfigSource` watches both ways at once (the directories, and the parent of every
+   * symlink on the path to them, so `ln -s new tmp && mv -T tmp current` on RUNTIME_ROOT is
+   * seen). Deliberate differences: with `RUNTIME_WATCH_ROOT=true` and an empty subdirectory
+   * the reference loads nothing (goruntime's "nil loader"), we load the directory; its key
+   * prefix quirk (a file `ROOT/SUBDIRECTORY/config.x.yaml` also matching `config.`) is not
+   * reproduced.
+   */
   readonly configPaths: readonly string[];
-  readonly configPathsFromFlags: boolean;
-  readonly runtimeRoot: string;
-  readonly runtimeSubdirectory: string;
-  readonly runtimeAppDirectory: string;
-  readonly runtimeWatchRoot: boolean;
   readonly runtimeIgnoreDotfiles: boolean;
   readonly mergeDomainConfig: boolean;
   readonly forceStartWithoutInitialConfig: boolean;
@@ -167,11 +180,6 @@ export function loadSettings(
     configPaths: configFromFlags
       ? [...(flags.config ?? [])]
       : [joinPath(runtimeRoot, runtimeSubdirectory, runtimeAppDirectory)],
-    configPathsFromFlags: configFromFlags,
-    runtimeRoot,
-    runtimeSubdirectory,
-    runtimeAppDirectory,
-    runtimeWatchRoot: bool('RUNTIME_WATCH_ROOT', true),
     runtimeIgnoreDotfiles: bool('RUNTIME_IGNOREDOTFILES', false),
     mergeDomainConfig: bool('MERGE_DOMAIN_CONFIG', false),
     forceStartWithoutInitialConfig:
@@ -216,6 +224,9 @@ export function loadSettings(
     configReloadDebounceMs: read('CONFIG_RELOAD_DEBOUNCE', 250, parseDurationMs),
     workers: parseWorkers(flags.workers, env, backend, system),
   };
+  // RUNTIME_WATCH_ROOT changes nothing here (see Settings.configPaths); it is still parsed so
+  // a malformed value fails as it does in the reference
+  bool('RUNTIME_WATCH_ROOT', true);
   const warnings = [...(redisPart?.warnings ?? []), ...unsupportedSettingWarnings(env, backend)];
   return { settings, warnings };
 }
@@ -267,8 +278,4 @@ function joinPath(...parts: string[]): string {
     .filter((part) => part !== '')
     .join('/')
     .replace(/\/{2,}/g, '/');
-}
-
-export function describeSettingError(error: unknown): string | undefined {
-  return error instanceof SettingError ? error.message : undefined;
 }

@@ -152,43 +152,8 @@ export async function readConfigFiles(paths: readonly string[]): Promise<ConfigF
   );
 }
 
-/** The reference's RUNTIME_* settings (see `reference/envoy-ratelimit.md` §2.4, §6). */
-export interface RuntimeSettings {
-  /** RUNTIME_ROOT, default `/srv/runtime_data/current`. */
-  readonly runtimeRoot: string;
-  /** RUNTIME_SUBDIRECTORY, default empty. */
-  readonly runtimeSubdirectory: string;
-  /** RUNTIME_APPDIRECTORY, default `config`. */
-  readonly runtimeAppDirectory: string;
-  /** RUNTIME_WATCH_ROOT, default true. */
-  readonly runtimeWatchRoot: boolean;
-}
-
-/**
- * The config roots for the reference's RUNTIME_* settings: always the one directory
- * `RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY` (empty parts dropped).
- *
- * Both reference modes load the files of that directory:
- * - `RUNTIME_WATCH_ROOT=false` (directory mode): goruntime's root is `ROOT/SUBDIRECTORY`
- *   and its subdirectory `APPDIRECTORY` — the same directory.
- * - `RUNTIME_WATCH_ROOT=true` (symlink-swap mode): goruntime walks `ROOT/SUBDIRECTORY` and
- *   keeps keys starting with `APPDIRECTORY.`, i.e. the files under `APPDIRECTORY`.
- *
- * The flag therefore does not change what loads, only what the reference watches; our
- * `ConfigSource` watches both ways at once (the directories, and the parent of every
- * symlink on the path to them, so `ln -s new tmp && mv -T tmp current` on RUNTIME_ROOT is
- * seen). Deliberate differences: with `RUNTIME_WATCH_ROOT=true` and an empty subdirectory
- * the reference loads nothing (goruntime's "nil loader"), we load the directory; its key
- * prefix quirk (a file `ROOT/SUBDIRECTORY/config.x.yaml` also matching `config.`) is not
- * reproduced.
- */
-export function runtimeConfigRoots(s: RuntimeSettings): string[] {
-  const parts = [s.runtimeRoot, s.runtimeSubdirectory, s.runtimeAppDirectory].filter((p) => p !== '');
-  return [path.join(...(parts.length > 0 ? parts : ['.']))];
-}
-
 /** Ordinal string order, independent of locale. */
-export function compareCodeUnits(a: string, b: string): number {
+function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -26,7 +26,7 @@ export const APPLY_ARGS_PER_CHECK = 7;
 export const APPLY_REPLY_PER_CHECK = 4;
 
 /** The repository's `lua/` folder, from src/storage/redis/ as from dist/storage/redis/. */
-export function defaultScriptsDir(): string {
+function defaultScriptsDir(): string {
   return fileURLToPath(new URL('../../../lua/', import.meta.url));
 }
 

@@ -49,7 +49,7 @@ export interface RedisCounterStoreOptions {
  * must outlive its state by the caller's clock. A longer TTL never changes a
  * decision: a state past its expiry equals no state.
  */
-export const CALLER_CLOCK_TTL_SLACK_MS = 1_000;
+const CALLER_CLOCK_TTL_SLACK_MS = 1_000;
 
 /** Checks per script call at most (a coalesced call runs ~10 µs per check on Redis, blocking it). */
 export const MAX_CHECKS_PER_CALL = 256;

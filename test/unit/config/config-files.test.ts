@@ -6,7 +6,6 @@ import {
   ConfigFilesError,
   listConfigFiles,
   readConfigFiles,
-  runtimeConfigRoots,
   walkConfigRoots,
 } from '../../../src/config/source/config-files.js';
 
@@ -156,32 +155,5 @@ describe('readConfigFiles', () => {
       path: missing,
       message: `config file ${missing} does not exist`,
     });
-  });
-});
-
-describe('runtimeConfigRoots', () => {
-  const defaults = {
-    runtimeRoot: '/srv/runtime_data/current',
-    runtimeSubdirectory: '',
-    runtimeAppDirectory: 'config',
-    runtimeWatchRoot: true,
-  };
-
-  it('maps the reference defaults to /srv/runtime_data/current/config', () => {
-    expect(runtimeConfigRoots(defaults)).toEqual(['/srv/runtime_data/current/config']);
-  });
-
-  it('joins root, subdirectory and app directory in both watch modes', () => {
-    const s = { ...defaults, runtimeSubdirectory: 'ratelimit' };
-    expect(runtimeConfigRoots(s)).toEqual(['/srv/runtime_data/current/ratelimit/config']);
-    expect(runtimeConfigRoots({ ...s, runtimeWatchRoot: false })).toEqual([
-      '/srv/runtime_data/current/ratelimit/config',
-    ]);
-  });
-
-  it('uses the root itself when subdirectory and app directory are empty', () => {
-    expect(runtimeConfigRoots({ ...defaults, runtimeRoot: '/etc/rl', runtimeAppDirectory: '' })).toEqual([
-      '/etc/rl',
-    ]);
   });
 });

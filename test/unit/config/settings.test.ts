@@ -57,6 +57,20 @@ describe('loadSettings', () => {
     expect(settings.responseHeaders).toMatchObject({ enabled: true, resetHeader: 'X-Reset' });
   });
 
+  it('loads the same RUNTIME_* directory whatever RUNTIME_WATCH_ROOT says', () => {
+    const env = { RUNTIME_ROOT: '/srv/runtime_data/current', RUNTIME_SUBDIRECTORY: 'ratelimit' };
+    for (const watchRoot of ['true', 'false']) {
+      expect(loadSettings({ ...env, RUNTIME_WATCH_ROOT: watchRoot }).settings.configPaths).toEqual([
+        '/srv/runtime_data/current/ratelimit/config',
+      ]);
+    }
+  });
+
+  it('uses RUNTIME_ROOT itself when subdirectory and app directory are empty', () => {
+    const { settings } = loadSettings({ RUNTIME_ROOT: '/etc/rl', RUNTIME_APPDIRECTORY: '' });
+    expect(settings.configPaths).toEqual(['/etc/rl']);
+  });
+
   it('lets a flag beat its env var', () => {
     const { settings } = loadSettings(
       { GRPC_PORT: '9081', LOG_LEVEL: 'debug', RUNTIME_ROOT: '/data' },
@@ -69,6 +83,7 @@ describe('loadSettings', () => {
     [{ GRPC_PORT: 'eighty' }, "GRPC_PORT: expected an integer from 0 to 65535, got 'eighty'"],
     [{ PORT: '70000' }, 'PORT: expected an integer from 0 to 65535'],
     [{ SHADOW_MODE: 'yes' }, "SHADOW_MODE: expected true or false, got 'yes'"],
+    [{ RUNTIME_WATCH_ROOT: 'yes' }, "RUNTIME_WATCH_ROOT: expected true or false, got 'yes'"],
     [{ NEAR_LIMIT_RATIO: '2' }, 'NEAR_LIMIT_RATIO: expected a number from 0 to 1'],
     [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT: expected one of json, text'],
     [{ GRPC_MAX_CONNECTION_AGE: 'soon' }, 'GRPC_MAX_CONNECTION_AGE: expected a duration'],
