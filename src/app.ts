@@ -1,10 +1,10 @@
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HealthImplementation } from 'grpc-health-check';
 import { buildConfig } from './config/rules/build-config.js';
-import type { ConfigProblem } from './config/rules/config-problem.js';
 import type { Settings } from './config/settings/settings.js';
 import { ConfigSource } from './config/source/config-source.js';
 import type { Clock } from './core/clock.js';
+import { InitialConfigError } from './core/errors.js';
 import { createGrpcServer } from './grpc/grpc-server.js';
 import { type BackendStatus, healthDetail } from './health/health-detail.js';
 import { HealthState } from './health/health-state.js';
@@ -29,14 +29,6 @@ export interface ListeningPorts {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly debugPort: number;
-}
-
-/** The initial config is invalid and FORCE_START_WITHOUT_INITIAL_CONFIG is off. */
-export class InitialConfigError extends Error {
-  constructor(readonly problems: readonly ConfigProblem[]) {
-    super(`invalid initial config (${problems.length} problem${problems.length === 1 ? '' : 's'})`);
-    this.name = 'InitialConfigError';
-  }
 }
 
 export interface App {

@@ -6,12 +6,13 @@
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { createApp, InitialConfigError, type ListeningPorts } from './app.js';
+import { createApp, type ListeningPorts } from './app.js';
 import { checkCommand } from './commands/check.js';
 import { validateCommand } from './commands/validate.js';
 import { formatProblem } from './config/rules/config-problem.js';
-import { loadSettings, SettingError, type Settings } from './config/settings/settings.js';
+import { loadSettings, type Settings } from './config/settings/settings.js';
 import { parseBool } from './config/settings/settings-parsers.js';
+import { InitialConfigError, SettingError } from './core/errors.js';
 import { systemClock } from './core/system-clock.js';
 import { createLogger, type Logger } from './log/logger.js';
 import type { WorkerLink } from './workers/worker-link.js';

@@ -11,8 +11,8 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
   NO_CONFIG: status.UNAVAILABLE,
   BACKEND_UNAVAILABLE: status.UNAVAILABLE,
-  SHUTTING_DOWN: status.UNAVAILABLE,
   CONFIG_INVALID: status.FAILED_PRECONDITION,
+  SETTING_INVALID: status.FAILED_PRECONDITION,
 };
 
 export interface GrpcErrorStatus {

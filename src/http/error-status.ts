@@ -8,8 +8,8 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   NO_CONFIG: 503,
   BACKEND_UNAVAILABLE: 503,
-  SHUTTING_DOWN: 503,
   CONFIG_INVALID: 500,
+  SETTING_INVALID: 500,
 };
 
 export function httpStatusFor(error: unknown): { status: number; message: string; unexpected: boolean } {

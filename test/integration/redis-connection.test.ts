@@ -8,11 +8,8 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisSettings } from '../../src/config/settings/redis-settings.js';
 import { loadSettings } from '../../src/config/settings/settings.js';
-import {
-  createRedisClient,
-  RedisConnectError,
-  type RedisConnection,
-} from '../../src/storage/redis/redis-connection.js';
+import { RedisConnectError } from '../../src/core/errors.js';
+import { createRedisClient, type RedisConnection } from '../../src/storage/redis/redis-connection.js';
 import { freePort } from '../support/free-port.js';
 import { type RedisTestCluster, startRedisCluster } from '../support/redis-cluster.js';
 import { type RedisTestSentinel, startRedisSentinel } from '../support/redis-sentinel.js';

@@ -1,5 +1,5 @@
 import { isMap } from 'yaml';
-import type { ConfigProblem } from './config-problem.js';
+import type { ConfigProblem } from '../../core/errors.js';
 import { readFields } from './config-schema.js';
 import { type DomainTree, newDomainTree } from './config-tree.js';
 import { loadDescriptors } from './load-descriptors.js';

@@ -1,5 +1,5 @@
 import { Document, isScalar, LineCounter, parseAllDocuments, Scalar, type Tags, visit } from 'yaml';
-import type { ConfigProblem } from './config-problem.js';
+import type { ConfigProblem } from '../../core/errors.js';
 import { plainScalar } from './plain-scalar.js';
 
 /**

@@ -4,7 +4,8 @@
  * into ioredis clients. No secret (REDIS_AUTH, a URL's password) ever appears
  * in an error message or in `describeRedisEndpoint`.
  */
-import { parseBool, parseChoice, parseDurationMs, parseIntIn, SettingError } from './settings-parsers.js';
+import { SettingError } from '../../core/errors.js';
+import { parseBool, parseChoice, parseDurationMs, parseIntIn } from './settings-parsers.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

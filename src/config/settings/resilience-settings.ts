@@ -1,4 +1,5 @@
-import { parseChoice, parseDurationMs, parseIntIn, SettingError } from './settings-parsers.js';
+import { SettingError } from '../../core/errors.js';
+import { parseChoice, parseDurationMs, parseIntIn } from './settings-parsers.js';
 
 /** FAILURE_MODE: what a request gets while the primary backend cannot answer (DESIGN.md). */
 export type FailureMode = 'error' | 'allow' | 'local';
@@ -8,8 +9,7 @@ export const FAILURE_MODES: readonly FailureMode[] = ['error', 'allow', 'local']
 /**
  * BACKEND_TIMEOUT's default, ms. Why 250 ms and not Envoy's 20 ms: under a
  * burst the event loop queues work, and a tight budget then measures the
- * queue, not Redis (issue 10: at a 15 ms budget most answers under load were
- * UNAVAILABLE while Redis itself answered quickly). Envoy's own rate-limit
+ * queue, not Redis (the figures are in docs/performance.md). Envoy's own rate-limit
  * filter timeout (20 ms by default) still bounds what a proxy waits, and its
  * failure_mode_deny decides then; this budget bounds what we spend, and when
  * the failure mode (allow/local) answers for Redis.
@@ -18,9 +18,9 @@ export const DEFAULT_BACKEND_TIMEOUT_MS = 250;
 
 /**
  * Bytes one local over-limit cache entry costs on the V8 heap, for
- * LOCAL_CACHE_SIZE_IN_BYTES: measured ≈ 130 B (Map slot, string header, boxed
- * expiry) plus the key's length (counter key + limit, ≈ 120 chars for typical
- * descriptors).
+ * LOCAL_CACHE_SIZE_IN_BYTES: a Map slot, a string header and a boxed expiry,
+ * plus the key (counter key + limit) of a typical descriptor, rounded up
+ * (measured sizes: docs/performance.md).
  */
 export const ESTIMATED_ENTRY_BYTES = 256;
 

@@ -3,16 +3,8 @@
  * the variable name and the offending value, so a typo stops the start with a
  * message an operator can act on.
  */
-export class SettingError extends Error {
-  /** `name: expected <expected>, got '<raw>'`. */
-  constructor(name: string, raw: string, expected: string);
-  /** A whole message, for settings that are valid alone but not together. */
-  constructor(message: string);
-  constructor(nameOrMessage: string, raw?: string, expected?: string) {
-    super(raw === undefined ? nameOrMessage : `${nameOrMessage}: expected ${expected}, got '${raw}'`);
-    this.name = 'SettingError';
-  }
-}
+
+import { SettingError } from '../../core/errors.js';
 
 /** Go's strconv.ParseBool spellings, which the reference accepts. */
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { SettingError } from '../../core/errors.js';
 import { loadRedisSettings, type RedisSettings } from './redis-settings.js';
 import { loadResilienceSettings, type ResilienceSettings } from './resilience-settings.js';
 import {
@@ -9,13 +10,10 @@ import {
   parsePort,
   parseRatio,
   parseWorkerCount,
-  SettingError,
 } from './settings-parsers.js';
 import { loadTracingSettings, type TracingSettings } from './tracing-settings.js';
 import { checkTransportSecurity } from './transport-security.js';
 import { unsupportedSettingWarnings } from './unsupported-settings.js';
-
-export { SettingError } from './settings-parsers.js';
 
 export type BackendType = 'memory' | 'redis';
 export type LogFormat = 'json' | 'text';

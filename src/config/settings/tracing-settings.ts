@@ -1,4 +1,5 @@
-import { parseBool, parseChoice, parseRatio, SettingError } from './settings-parsers.js';
+import { SettingError } from '../../core/errors.js';
+import { parseBool, parseChoice, parseRatio } from './settings-parsers.js';
 
 export type TracingProtocol = 'http' | 'grpc';
 

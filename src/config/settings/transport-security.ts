@@ -1,4 +1,5 @@
-import { parseBool, SettingError } from './settings-parsers.js';
+import { SettingError } from '../../core/errors.js';
+import { parseBool } from './settings-parsers.js';
 
 /**
  * A reference env var that turns on transport security this version does not

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { ConfigProblem } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { BuildResult, ConfigFile } from '../rules/build-config.js';
-import { type ConfigProblem, formatProblem } from '../rules/config-problem.js';
+import { formatProblem } from '../rules/config-problem.js';
 import type { RateLimitConfig } from '../rules/rate-limit-config.js';
 import { ConfigFilesError, readConfigFiles, walkConfigRoots } from './config-files.js';
 import { WatcherSet, watchTargets } from './watch-targets.js';

@@ -32,20 +32,13 @@ import {
   type RedisSettings,
   redactUrl,
 } from '../../config/settings/redis-settings.js';
+import { RedisConnectError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 
 export type RedisClient = Redis | Cluster;
 
 /** ready: connected and usable; lost: the connection dropped, reconnecting; ended: no more reconnects. */
 export type RedisConnectionState = 'ready' | 'lost' | 'ended';
-
-/** Startup could not reach a usable Redis (credentials refused, or REDIS_STARTUP_MAX_ELAPSED_TIME passed). */
-export class RedisConnectError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RedisConnectError';
-  }
-}
 
 export interface RedisConnection {
   readonly client: RedisClient;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings, SettingError } from '../../../src/config/settings/settings.js';
+import { loadSettings } from '../../../src/config/settings/settings.js';
+import { SettingError } from '../../../src/core/errors.js';
 
 /** The SettingError loadSettings throws for `env`, or a failure if it starts. */
 function refusal(env: Record<string, string>): SettingError {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../src/config/settings/settings.js';
-import { SettingError } from '../../../src/config/settings/settings-parsers.js';
 import { loadTracingSettings } from '../../../src/config/settings/tracing-settings.js';
+import { SettingError } from '../../../src/core/errors.js';
 
 describe('loadTracingSettings', () => {
   it('is off by default, with the reference defaults: RateLimit, http, sampling rate 1', () => {
