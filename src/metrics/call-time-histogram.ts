@@ -31,10 +31,11 @@ export class HistogramSeries {
  * A Prometheus histogram for per-call hot paths. Callers get a label
  * combination's series once (`series`) and observe on it: no label
  * validation, hashing or bound-to-property-key conversion per observation,
- * which prom-client's Histogram does (about 1 µs, a fifth of a decision's own
- * cost). Read through the registry like any prom-client metric: `get()`
- * returns the same structure (`_bucket` with `le` first, `_sum`, `_count`; sum
- * aggregation across cluster workers), so the exposition text is the same.
+ * which prom-client's Histogram does at a noticeable share of a decision's own
+ * cost (figures in docs/performance.md). Read through the registry like any
+ * prom-client metric: `get()` returns the same structure (`_bucket` with `le`
+ * first, `_sum`, `_count`; sum aggregation across cluster workers), so the
+ * exposition text is the same.
  */
 export class CallTimeHistogram {
   readonly type = HISTOGRAM;

@@ -35,10 +35,10 @@ export interface RedisCounterStoreOptions {
   readonly scriptsDir?: string | undefined;
   /**
    * Coalesce the requests of one event-loop tick bound for the same node and slot
-   * into one script call (default true). Measured at concurrency 64 on one Redis:
-   * 1.7–1.9× the decisions/s of one call per request and about half the Redis CPU
-   * per decision (the per-EVALSHA overhead is paid once per tick). False: one call
-   * per request, pipelined by ioredis auto-pipelining.
+   * into one script call (default true): the per-EVALSHA overhead is paid once per
+   * tick instead of once per request, so more decisions/s for less Redis CPU each
+   * (figures in docs/performance.md). False: one call per request, pipelined by
+   * ioredis auto-pipelining.
    */
   readonly coalesce?: boolean | undefined;
 }
@@ -51,7 +51,10 @@ export interface RedisCounterStoreOptions {
  */
 const CALLER_CLOCK_TTL_SLACK_MS = 1_000;
 
-/** Checks per script call at most (a coalesced call runs ~10 µs per check on Redis, blocking it). */
+/**
+ * Checks per script call at most: a script blocks Redis while it runs, and a coalesced
+ * call's run time grows with its checks (per-check cost in docs/performance.md).
+ */
 export const MAX_CHECKS_PER_CALL = 256;
 
 /** One client and the script over it. */
