@@ -8,7 +8,8 @@ import { RedisCounterStore } from '../../src/storage/redis/redis-store.js';
 import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
 
 /**
- * Compatibility with envoyproxy/ratelimit's Redis data (reference §5.1, §5.2):
+ * Compatibility with envoyproxy/ratelimit's Redis data (its src/limiter/cache_key.go
+ * and src/redis/fixed_cache_impl.go):
  * a fixed-window request writes the reference's key, as a plain integer, with
  * the reference's TTL range, and honours a counter the reference wrote.
  */

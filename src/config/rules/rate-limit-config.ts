@@ -60,7 +60,8 @@ export class RateLimitConfig implements RuleSet {
   }
 
   /**
-   * The limit for one request descriptor (reference §3.1), or undefined when none applies:
+   * The limit for one request descriptor (envoyproxy/ratelimit src/config/config_impl.go,
+   * `GetLimit`), or undefined when none applies:
    * unknown domain, no entries, no node for an entry, or no limit on the node reached by the
    * last entry. Per level: the exact identity `key_value` (so an empty value looks up `key_`),
    * then the level's wildcards in declaration order, then the key-only default `key`; a node

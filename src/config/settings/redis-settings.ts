@@ -1,6 +1,8 @@
 /**
- * REDIS_* settings with envoyproxy/ratelimit's names, formats and defaults
- * (reference §5.3, §5.4, §6). Parsing only: redis-connection.ts turns these
+ * REDIS_* settings with envoyproxy/ratelimit's names, formats and defaults (its
+ * src/settings/settings.go, read by src/redis/driver_impl.go for deployment types,
+ * TLS and auth, and src/redis/fixed_cache_impl.go for pipelining and the
+ * per-second split). Parsing only: redis-connection.ts turns these
  * into ioredis clients. No secret (REDIS_AUTH, a URL's password) ever appears
  * in an error message or in `describeRedisEndpoint`.
  */

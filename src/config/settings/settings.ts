@@ -20,7 +20,8 @@ export type LogFormat = 'json' | 'text';
 
 /**
  * Everything the service is configured with, from env vars named as in
- * envoyproxy/ratelimit (reference §6) and CLI flags; a flag beats the env var.
+ * envoyproxy/ratelimit (its src/settings/settings.go) and CLI flags; a flag
+ * beats the env var.
  */
 export interface Settings {
   readonly grpcHost: string;

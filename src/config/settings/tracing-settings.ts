@@ -4,8 +4,9 @@ import { parseBool, parseChoice, parseRatio } from './settings-parsers.js';
 export type TracingProtocol = 'http' | 'grpc';
 
 /**
- * OpenTelemetry tracing, from the reference's TRACING_* variables (reference
- * §6, §7.4) and the standard OTEL_* ones. Off unless asked for.
+ * OpenTelemetry tracing, from envoyproxy/ratelimit's TRACING_* variables (its
+ * src/settings/settings.go and src/trace/trace.go) and the standard OTEL_* ones.
+ * Off unless asked for.
  */
 export interface TracingSettings {
   /**

@@ -10,7 +10,8 @@ const UINT = (found: string) =>
 /**
  * One fixture per validation rule (test/fixtures/config/invalid), with the exact
  * `file:line:col: message` lines it must produce. Messages after the position are the
- * reference's texts where it has one (reference §2.2); the rest are our stricter checks.
+ * reference's texts where it has one (envoyproxy/ratelimit src/config/config_impl.go); the
+ * rest are our stricter checks.
  */
 export const CASES: readonly InvalidCase[] = [
   // --- the reference's rules and texts
