@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BackendUnavailableError } from '../../../src/core/errors.js';
 import { isChargedWhenRejected } from '../../../src/core/limit.js';
 import type { BreakerTransition } from '../../../src/storage/circuit-breaker.js';
@@ -57,8 +57,6 @@ function check(overrides: Partial<CounterCheck> = {}): CounterCheck {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('ResilientCounterStore', () => {
   let store: ResilientCounterStore;
   let primary: FakePrimary;
@@ -88,9 +86,30 @@ describe('ResilientCounterStore', () => {
     expect(store.breakerState()).toBe('open');
   }
 
+  // The budgets (TickDeadlines: setImmediate, then setTimeout) and the wake-up timer run on
+  // fake timers, moved together with the manual clock by `elapse`: no test waits for real time.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
+  });
+
   afterEach(async () => {
     await store.close();
+    vi.useRealTimers();
   });
+
+  /** Lets `ms` pass on the clock and the timers, running what falls due and the promise callbacks it starts. */
+  async function elapse(ms: number): Promise<void> {
+    clock.advance(ms);
+    await vi.advanceTimersByTimeAsync(ms);
+  }
+
+  /**
+   * Lets a `budgetMs` budget run out: its timer fires, then the expiry runs in the
+   * setImmediate that timer queues, which fake timers run 1 ms later.
+   */
+  async function exhaust(budgetMs: number): Promise<void> {
+    await elapse(budgetMs + 1);
+  }
 
   it('passes the primary answers through unmarked while it is healthy', async () => {
     build();
@@ -234,11 +253,15 @@ describe('ResilientCounterStore', () => {
     it('probes at once when a call it gave up on is answered late (a paused Redis resumed)', async () => {
       build({ failureMode: 'allow', timeoutMs: 5, breaker: { minBackoffMs: 60_000, maxBackoffMs: 60_000 } });
       primary.behaviour = 'hang';
-      for (let i = 0; i < 3; i++) await store.apply([check()], clock.nowMs());
+      for (let i = 0; i < 3; i++) {
+        const answer = store.apply([check()], clock.nowMs());
+        await exhaust(5);
+        await answer;
+      }
       expect(store.breakerState()).toBe('open');
       primary.behaviour = 'ok';
       primary.held[0]?.resolve([{ overLimit: false, remaining: 9, resetSeconds: 60, used: 1 }]);
-      await sleep(1);
+      await elapse(0);
       expect(store.breakerState()).toBe('half_open');
       expect((await store.apply([check()], clock.nowMs()))[0]?.degraded).toBeUndefined();
       expect(store.breakerState()).toBe('closed');
@@ -288,9 +311,15 @@ describe('ResilientCounterStore', () => {
     it('answers by the failure mode once a hung primary exceeds the budget', async () => {
       build({ failureMode: 'allow', timeoutMs: 10 });
       primary.behaviour = 'hang';
-      const started = performance.now();
-      const [decision] = await store.apply([check()], clock.nowMs());
-      expect(performance.now() - started).toBeLessThan(500); // the primary never answers; 10 ms + timer slack
+      let answered = false;
+      const answer = store.apply([check()], clock.nowMs()).finally(() => {
+        answered = true;
+      });
+      await elapse(9);
+      expect(answered).toBe(false);
+      await elapse(2); // the budget's timer at 10 ms, then the expiry's immediate (see exhaust)
+      expect(answered).toBe(true);
+      const [decision] = await answer;
       expect(decision?.degraded).toBe('allow');
       expect(store.stats()).toMatchObject({ primaryTimeouts: 1, abandoned: 1 });
     });
@@ -298,7 +327,9 @@ describe('ResilientCounterStore', () => {
     it('rejects in mode error when the budget runs out', async () => {
       build({ timeoutMs: 5 });
       primary.behaviour = 'hang';
-      await expect(store.apply([check()], clock.nowMs())).rejects.toThrow(/no answer within 5 ms/);
+      const rejected = expect(store.apply([check()], clock.nowMs())).rejects.toThrow(/no answer within 5 ms/);
+      await exhaust(5);
+      await rejected;
     });
 
     it('ignores late answers, success or failure, without an unhandled rejection', async () => {
@@ -308,12 +339,13 @@ describe('ResilientCounterStore', () => {
       try {
         build({ failureMode: 'allow', timeoutMs: 5 });
         primary.behaviour = 'hang';
-        await store.apply([check()], clock.nowMs());
-        await store.apply([check()], clock.nowMs());
+        const answers = [store.apply([check()], clock.nowMs()), store.apply([check()], clock.nowMs())];
+        await exhaust(5);
+        await Promise.all(answers);
         expect(store.stats().abandoned).toBe(2);
         primary.held[0]?.reject(new Error('late failure'));
         primary.held[1]?.resolve([{ overLimit: true, remaining: 0, resetSeconds: 1, used: 11 }]);
-        await sleep(10);
+        await elapse(10);
         expect(unhandled).toEqual([]);
         expect(store.stats()).toMatchObject({ abandoned: 0, primaryFailures: 0, primaryTimeouts: 2 });
         expect(store.breakerState()).toBe('closed'); // 2 timeouts < 3; late answers change nothing
@@ -325,7 +357,11 @@ describe('ResilientCounterStore', () => {
     it('opens the circuit after 3 timeouts, so at most 3 calls are ever left hanging', async () => {
       build({ failureMode: 'local', timeoutMs: 5 });
       primary.behaviour = 'hang';
-      for (let i = 0; i < 3; i++) await store.apply([check()], clock.nowMs());
+      for (let i = 0; i < 3; i++) {
+        const answer = store.apply([check()], clock.nowMs());
+        await exhaust(5);
+        await answer;
+      }
       for (let i = 0; i < 100; i++) await store.apply([check()], clock.nowMs());
       expect(primary.calls).toBe(3);
       expect(store.stats()).toMatchObject({ abandoned: 3, primaryTimeouts: 3, shortCircuited: 100 });
@@ -334,11 +370,13 @@ describe('ResilientCounterStore', () => {
     it('fails fast instead of piling more calls onto a hung primary than maxAbandoned', async () => {
       build({ failureMode: 'allow', timeoutMs: 5, maxAbandoned: 2, breaker: { minFailures: 1000 } });
       primary.behaviour = 'hang';
-      await Promise.all([store.apply([check()], clock.nowMs()), store.apply([check()], clock.nowMs())]);
+      const answers = [store.apply([check()], clock.nowMs()), store.apply([check()], clock.nowMs())];
+      await exhaust(5);
+      await Promise.all(answers);
       for (let i = 0; i < 20; i++) await store.apply([check()], clock.nowMs());
       expect(primary.calls).toBe(2);
       for (const call of primary.held) call.reject(new Error('gone'));
-      await sleep(1);
+      await elapse(0);
       expect(store.stats().abandoned).toBe(0);
       primary.behaviour = 'ok';
       expect((await store.apply([check()], clock.nowMs()))[0]?.degraded).toBeUndefined();
@@ -362,12 +400,12 @@ describe('ResilientCounterStore', () => {
   });
 
   it('reports half-open on its own after the backoff, with no traffic (wake-up timer)', async () => {
-    build({ wakeAfterBackoff: true, clock: { nowMs: () => Date.now() }, breaker: { minBackoffMs: 10 } });
+    build({ wakeAfterBackoff: true, breaker: { minBackoffMs: 10 } });
     await tripBreaker();
-    await vi.waitFor(() => expect(transitions.map((t) => t.to)).toEqual(['open', 'half_open']), {
-      timeout: 1000,
-      interval: 5,
-    });
+    await elapse(9);
+    expect(transitions.map((t) => t.to)).toEqual(['open']);
+    await elapse(1);
+    expect(transitions.map((t) => t.to)).toEqual(['open', 'half_open']);
     expect(primary.calls).toBe(3);
   });
 

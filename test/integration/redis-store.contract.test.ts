@@ -6,15 +6,15 @@ import { hashSlot } from '../../src/storage/redis/hash-slot.js';
 import { loadApplyScript } from '../../src/storage/redis/lua-scripts.js';
 import { redisKey } from '../../src/storage/redis/redis-keys.js';
 import { RedisCounterStore } from '../../src/storage/redis/redis-store.js';
-import { type RedisTestCluster, startRedisCluster } from '../support/redis-cluster.js';
-import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
-import { ALGORITHM_SCENARIOS } from './algorithm-scenarios.js';
-import { CHARGING_SCENARIOS } from './charging-scenarios.js';
+import { ALGORITHM_SCENARIOS } from '../contract/algorithm-scenarios.js';
+import { CHARGING_SCENARIOS } from '../contract/charging-scenarios.js';
 import {
   COUNTER_STORE_SCENARIOS,
   type ContractScenario,
   runCounterStoreContract,
-} from './counter-store-contract.js';
+} from '../contract/counter-store-contract.js';
+import { type RedisTestCluster, startRedisCluster } from '../support/redis-cluster.js';
+import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
 
 /**
  * The contract table against real Redis: a single server through the shared
