@@ -38,6 +38,8 @@ lint: deps
 typecheck: gen
 	npx tsc -p tsconfig.json --noEmit
 
+# No import cycles in src/. That src/core/ imports nothing outside it is a unit test
+# (test/unit/core/core-isolation.test.ts), run by test-unit and test.
 circular: gen
 	npx madge --circular --extensions ts src
 
