@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
-<<<<<<< HEAD
 import {
   ESTIMATED_ENTRY_BYTES,
   entriesForBytes,
   loadResilienceSettings,
 } from '../../../src/config/settings/resilience-settings.js';
-import { SettingError } from '../../../src/config/settings/settings-parsers.js';
-=======
-import { loadResilienceSettings } from '../../../src/config/settings/resilience-settings.js';
 import { SettingError } from '../../../src/core/errors.js';
->>>>>>> fa3070a (errors: one catalogue — SettingError, RedisConnectError and InitialConfigError are RateLimitErrors in core/errors.ts (codes SETTING_INVALID, BACKEND_UNAVAILABLE, CONFIG_INVALID); drop the never-thrown SHUTTING_DOWN and the never-read transient flag)
 
 describe('loadResilienceSettings', () => {
   it('defaults to failure mode error, a 250 ms budget, 10 failures and half the calls in 1 s, 100 ms → 10 s backoff, no cache', () => {
