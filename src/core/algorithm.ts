@@ -54,8 +54,25 @@ export interface Evaluation<S> {
   readonly usedIfNotCharged: number;
 }
 
-/** One algorithm: evaluation plus when a state stops mattering (it then equals no state). */
-export interface AlgorithmModel<S> {
+/**
+ * What stores, decorators and the key layout need to know about an algorithm
+ * besides its maths: read from the model, never from comparing algorithm names.
+ * (Whether a rejected request is charged depends on the rule too: see
+ * isChargedWhenRejected in limit.ts, carried on each check.)
+ */
+export interface AlgorithmTraits {
+  /**
+   * Its key carries the epoch-aligned window start (key-layout.ts), and its state
+   * and every answer hold until that window ends: an OVER_LIMIT answer may be
+   * cached until then. True for fixed_window only.
+   */
+  readonly windowed: boolean;
+  /** Requests an untouched limit admits at once (FAILURE_MODE allow's remaining): burst for token_bucket, else requests_per_unit. */
+  capacity(limit: Pick<LimitParams, 'requestsPerUnit' | 'burst'>): number;
+}
+
+/** One algorithm: its traits, evaluation, and when a state stops mattering (it then equals no state). */
+export interface AlgorithmModel<S> extends AlgorithmTraits {
   evaluate(state: S | undefined, limit: LimitParams, hits: number, nowMs: number): Evaluation<S>;
   /** ms since the epoch after which `state` is equivalent to no state and may be deleted. */
   expiresAtMs(state: S, limit: LimitParams): number;

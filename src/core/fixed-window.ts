@@ -1,4 +1,5 @@
 import type { AlgorithmModel, Evaluation, LimitParams } from './algorithm.js';
+import { windowStartMs } from './key-layout.js';
 
 /**
  * Fixed window, as envoyproxy/ratelimit counts: windows aligned to the Unix
@@ -13,17 +14,14 @@ export interface FixedWindowState {
   readonly count: number;
 }
 
-/** Start of the window containing `nowMs` (ms). */
-export function fixedWindowStartMs(nowMs: number, unitMs: number): number {
-  return nowMs - (nowMs % unitMs);
-}
-
 export const fixedWindow: AlgorithmModel<FixedWindowState> = {
+  windowed: true,
+  capacity: (limit) => limit.requestsPerUnit,
   evaluate(state, limit, hits, nowMs): Evaluation<FixedWindowState> {
-    const windowStartMs = fixedWindowStartMs(nowMs, limit.unitMs);
-    const count = state !== undefined && state.windowStartMs === windowStartMs ? state.count : 0;
+    const start = windowStartMs(nowMs, limit.unitMs);
+    const count = state !== undefined && state.windowStartMs === start ? state.count : 0;
     const after = count + hits;
-    const untilWindowEnd = windowStartMs + limit.unitMs - nowMs;
+    const untilWindowEnd = start + limit.unitMs - nowMs;
     return {
       admitted: after <= limit.requestsPerUnit,
       remainingIfCharged: Math.max(0, limit.requestsPerUnit - after),
@@ -31,8 +29,8 @@ export const fixedWindow: AlgorithmModel<FixedWindowState> = {
       resetIfChargedMs: untilWindowEnd,
       resetIfNotChargedMs: untilWindowEnd,
       retryAfterMs: untilWindowEnd,
-      charged: { windowStartMs, count: after },
-      uncharged: { windowStartMs, count },
+      charged: { windowStartMs: start, count: after },
+      uncharged: { windowStartMs: start, count },
       usedIfCharged: after,
       usedIfNotCharged: count,
     };

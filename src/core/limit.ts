@@ -16,7 +16,8 @@ export interface Limit {
   /**
    * Appended to the counter key so limits on the same entries never share
    * state: '' for a lone fixed_window `rate_limit` (the reference's exact key,
-   * so a mixed fleet shares counters), else e.g. `tb1_` or `fw60_`.
+   * so a mixed fleet shares counters), else e.g. `tb1_` or `fw60_`. Made by
+   * keyTag in key-layout.ts.
    */
   readonly keyTag: string;
   /** Whether a rejected request is charged to this limit: {@link isChargedWhenRejected}. */

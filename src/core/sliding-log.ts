@@ -17,6 +17,8 @@ export type SlidingLogState = readonly LogEvent[];
 const EMPTY: SlidingLogState = Object.freeze([]);
 
 export const slidingLog: AlgorithmModel<SlidingLogState> = {
+  windowed: false,
+  capacity: (limit) => limit.requestsPerUnit,
   evaluate(state, limit, hits, nowMs): Evaluation<SlidingLogState> {
     const unit = limit.unitMs;
     const live = liveEvents(state ?? EMPTY, nowMs - unit);

@@ -1,5 +1,5 @@
 import type { AlgorithmModel, Evaluation, LimitParams } from './algorithm.js';
-import { fixedWindowStartMs } from './fixed-window.js';
+import { windowStartMs } from './key-layout.js';
 
 /**
  * Sliding window counter (the two-window weighted estimate of Cloudflare,
@@ -26,9 +26,12 @@ export interface SlidingWindowState {
 }
 
 export const slidingWindow: AlgorithmModel<SlidingWindowState> = {
+  // aligned windows, but the estimate carries across them: the key has no window
+  windowed: false,
+  capacity: (limit) => limit.requestsPerUnit,
   evaluate(state, limit, hits, nowMs): Evaluation<SlidingWindowState> {
     const unit = limit.unitMs;
-    const ws = fixedWindowStartMs(nowMs, unit);
+    const ws = windowStartMs(nowMs, unit);
     const { current, previous } = roll(state, ws, unit);
     // multiply before dividing: whole-number estimates stay exact (25 × 0.56 would give 14.000000000000002)
     const estimate = (previous * (unit - (nowMs - ws))) / unit + current;

@@ -24,6 +24,8 @@ export interface TokenBucketState {
 }
 
 export const tokenBucket: AlgorithmModel<TokenBucketState> = {
+  windowed: false,
+  capacity: (limit) => limit.burst,
   evaluate(state, limit, hits, nowMs): Evaluation<TokenBucketState> {
     if (limit.requestsPerUnit === 0) return blocked(state, limit, hits, nowMs);
     const interval = emissionIntervalMs(limit);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Algorithm, LimitParams } from '../../../src/core/algorithm.js';
-import { fixedWindowStartMs } from '../../../src/core/fixed-window.js';
+import { windowStartMs } from '../../../src/core/key-layout.js';
 import { admittedHits, drive, limitArb, type Outcome, startArb, stepsArb } from './model-driver.js';
 
 /**
@@ -82,7 +82,7 @@ describe('admitted traffic never exceeds the algorithm definition', () => {
         const outcomes = run('sliding_window', s);
         const { unitMs, requestsPerUnit: max } = s.limit;
         for (const o of outcomes) {
-          const ws = fixedWindowStartMs(o.atMs, unitMs);
+          const ws = windowStartMs(o.atMs, unitMs);
           expect(admittedIn(outcomes, ws - 1, ws + unitMs - 1)).toBeLessThanOrEqual(max);
           const sliding = admittedIn(outcomes, o.atMs - unitMs, o.atMs);
           expect(sliding === 0 || sliding < 2 * max).toBe(true);
@@ -97,7 +97,7 @@ describe('admitted traffic never exceeds the algorithm definition', () => {
         const outcomes = run('sliding_window', s);
         const { unitMs: unit, requestsPerUnit: max } = s.limit;
         outcomes.forEach((o, i) => {
-          const ws = fixedWindowStartMs(o.atMs, unit);
+          const ws = windowStartMs(o.atMs, unit);
           const before = outcomes.slice(0, i);
           const current = admittedIn(before, ws - 1, o.atMs);
           const previous = admittedIn(before, ws - unit - 1, ws - 1);
@@ -118,7 +118,7 @@ describe('admitted traffic never exceeds the algorithm definition', () => {
         const outcomes = run('fixed_window', s);
         const { unitMs, requestsPerUnit: max } = s.limit;
         outcomes.forEach((o, i) => {
-          const ws = fixedWindowStartMs(o.atMs, unitMs);
+          const ws = windowStartMs(o.atMs, unitMs);
           let sent = 0;
           for (const p of outcomes.slice(0, i + 1)) if (p.atMs >= ws) sent += p.hits;
           expect(o.after).toEqual({ windowStartMs: ws, count: sent });

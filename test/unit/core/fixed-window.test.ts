@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LimitParams } from '../../../src/core/algorithm.js';
-import { type FixedWindowState, fixedWindow, fixedWindowStartMs } from '../../../src/core/fixed-window.js';
+import { type FixedWindowState, fixedWindow } from '../../../src/core/fixed-window.js';
 import { hitRepeatedly, T0 } from './model-driver.js';
 
 const TEN_PER_MINUTE: LimitParams = { requestsPerUnit: 10, unitMs: 60_000, burst: 10 };
@@ -9,8 +9,10 @@ const W = T0;
 
 describe('fixedWindow', () => {
   it('aligns windows to the Unix epoch, not to the first hit', () => {
-    expect(fixedWindowStartMs(W + 59_999, 60_000)).toBe(W);
-    expect(fixedWindowStartMs(W + 60_000, 60_000)).toBe(W + 60_000);
+    expect(fixedWindow.evaluate(undefined, TEN_PER_MINUTE, 1, W + 59_999).charged.windowStartMs).toBe(W);
+    expect(fixedWindow.evaluate(undefined, TEN_PER_MINUTE, 1, W + 60_000).charged.windowStartMs).toBe(
+      W + 60_000,
+    );
     expect(fixedWindow.evaluate(undefined, TEN_PER_MINUTE, 1, W + 59_000).resetIfChargedMs).toBe(1_000);
   });
 
