@@ -2,16 +2,15 @@
  * The counters `make bench-memory` fills: one CounterCheck per (case, key index), shaped
  * exactly as src/service/rate-limit-service.ts builds it (counterKey + the rule's key tag),
  * for a descriptor `(client_id, c000…<i>)` in domain `apigw`, its value padded so that the
- * full Redis key (redis-keys.ts) is `keyLength` characters.
+ * full Redis key (core/key-layout.ts) is `keyLength` characters.
  */
 
-import { keyTagOf } from '../src/config/rules/read-rule-limits.js';
 import type { Algorithm } from '../src/core/algorithm.js';
+import { counterKey, keyTag, redisKey } from '../src/core/key-layout.js';
 import { isChargedWhenRejected } from '../src/core/limit.js';
+import { MODELS } from '../src/core/models.js';
 import { UNIT_SECONDS, type Unit } from '../src/core/units.js';
-import { counterKey } from '../src/storage/cache-key.js';
 import type { CounterCheck } from '../src/storage/counter-store.js';
-import { redisKey } from '../src/storage/redis/redis-keys.js';
 
 /** One measured configuration: an algorithm, a limit, and how many requests each key gets. */
 export interface FootprintCase {
@@ -103,10 +102,10 @@ export class FootprintChecks {
     readonly footprintCase: FootprintCase,
     keyLength: number,
   ) {
-    this.tag =
-      footprintCase.algorithm === 'fixed_window' ? '' : keyTagOf(footprintCase.algorithm, footprintCase.unit);
+    // a lone `rate_limit`, as the checks' chargedWhenRejected says
+    this.tag = keyTag(footprintCase.algorithm, footprintCase.unit, false);
     // the value is 'c' + `padding` digits; with 'c' alone the key is `shortest` long
-    const shortest = redisKey(this.build('c'), Date.now()).length;
+    const shortest = redisKey(this.build('c'), MODELS[footprintCase.algorithm].windowed, Date.now()).length;
     this.padding = Math.max(7, keyLength - shortest);
   }
 

@@ -4,7 +4,8 @@
  * through `apply` with the checks the service builds, gc, measure again.
  */
 
-import { stateKey } from '../src/storage/apply-checks.js';
+import { stateKey } from '../src/core/key-layout.js';
+import { MODELS } from '../src/core/models.js';
 import { MemoryCounterStore } from '../src/storage/memory-store.js';
 import { FOOTPRINT_CASES, FootprintChecks } from './footprint-check.js';
 import type { MemoryStoreRow } from './memory-footprint-report.js';
@@ -32,13 +33,14 @@ export async function measureMemoryStoreRow(
   if (c === undefined) throw new Error(`unknown case ${name}`);
   n = Math.round(n * (name === MAP_FLOOR ? 1 : c.keyShare));
   const checks = new FootprintChecks(c, keyLength);
-  const meanKeyLength = stateKey(checks.check(0), NOW_MS).length;
+  const windowed = MODELS[c.algorithm].windowed;
+  const meanKeyLength = stateKey(checks.check(0), windowed, NOW_MS).length;
   const before = collect();
   const started = performance.now();
   let live: () => number;
   if (name === MAP_FLOOR) {
     const map = new Map<string, number>();
-    for (let i = 0; i < n; i++) map.set(stateKey(checks.check(i), NOW_MS), 0);
+    for (let i = 0; i < n; i++) map.set(stateKey(checks.check(i), windowed, NOW_MS), 0);
     live = () => map.size;
   } else {
     const store = new MemoryCounterStore({ sweepIntervalMs: 0 });

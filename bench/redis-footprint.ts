@@ -5,7 +5,8 @@
  * (its query and reply buffers go with it), settle, `used_memory` again.
  */
 import { Redis } from 'ioredis';
-import { redisKey } from '../src/storage/redis/redis-keys.js';
+import { redisKey } from '../src/core/key-layout.js';
+import { MODELS } from '../src/core/models.js';
 import { RedisCounterStore } from '../src/storage/redis/redis-store.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { FOOTPRINT_CASES, type FootprintCase, FootprintChecks } from './footprint-check.js';
@@ -78,7 +79,7 @@ async function fillWithStore(
       for (let i = start; i < Math.min(n, start + IN_FLIGHT); i++) {
         const check = checks.check(i);
         const nowMs = Date.now();
-        if (round === 0) keyChars += redisKey(check, nowMs).length;
+        if (round === 0) keyChars += redisKey(check, MODELS[check.algorithm].windowed, nowMs).length;
         pending.push(store.apply([check], nowMs));
       }
       for (const [decision] of await Promise.all(pending)) {
@@ -102,7 +103,8 @@ async function fillFloor(url: string, floor: Floor, n: number, keyLength: number
   for (let start = 0; start < n; start += PIPELINE) {
     const pipeline = client.pipeline();
     for (let i = start; i < Math.min(n, start + PIPELINE); i++) {
-      const key = redisKey(checks.check(i), nowMs);
+      const check = checks.check(i);
+      const key = redisKey(check, MODELS[check.algorithm].windowed, nowMs);
       keyChars += key.length;
       if (floor.type === 'string') {
         if (floor.ttl) pipeline.set(key, '1', 'EX', 60);

@@ -8,10 +8,10 @@ import {
 } from '../core/decision.js';
 import { hitsFor, type RateLimitRequest } from '../core/descriptor.js';
 import { BackendUnavailableError, NoConfigError, RateLimitError } from '../core/errors.js';
+import { counterKey } from '../core/key-layout.js';
 import type { LimitMatch } from '../core/limit.js';
 import type { RuleSet } from '../core/rule-set.js';
 import { UNIT_SECONDS } from '../core/units.js';
-import { counterKey } from '../storage/cache-key.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../storage/counter-store.js';
 import type { DecisionObserver } from './decision-observer.js';
 import { matchDescriptors } from './descriptor-matching.js';

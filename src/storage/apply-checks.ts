@@ -1,4 +1,5 @@
 import { type Evaluation, type LimitParams, toResetSeconds } from '../core/algorithm.js';
+import { stateKey } from '../core/key-layout.js';
 import { MODELS } from '../core/models.js';
 import type { CounterCheck, CounterDecision } from './counter-store.js';
 
@@ -6,13 +7,6 @@ import type { CounterCheck, CounterDecision } from './counter-store.js';
 export interface StateAccess {
   get(key: string): unknown;
   set(key: string, state: unknown, expiresAtMs: number): void;
-}
-
-/** Storage key of a check at `nowMs`: fixed windows carry their start in Unix seconds (the reference's key). */
-export function stateKey(check: CounterCheck, nowMs: number): string {
-  if (check.algorithm !== 'fixed_window') return check.key + check.tag;
-  const nowSeconds = Math.floor(nowMs / 1000);
-  return `${check.key}${check.tag}${nowSeconds - (nowSeconds % check.unitSeconds)}`;
 }
 
 export function limitParams(check: CounterCheck): LimitParams {
@@ -31,7 +25,7 @@ export function applyChecks(
   options: { stopIncrementWhenOverLimit: boolean },
 ): CounterDecision[] {
   if (checks.length === 1) return [applyOne(checks[0]!, nowMs, states, options.stopIncrementWhenOverLimit)];
-  const keys = checks.map((check) => stateKey(check, nowMs));
+  const keys = checks.map((check) => stateKey(check, MODELS[check.algorithm].windowed, nowMs));
   const stored = keys.map((key) => states.get(key));
   const params = checks.map(limitParams);
   const work = new Map<string, unknown>();
@@ -88,9 +82,9 @@ function applyOne(
   states: StateAccess,
   stopIncrement: boolean,
 ): CounterDecision {
-  const key = stateKey(check, nowMs);
-  const stored = states.get(key);
   const model = MODELS[check.algorithm];
+  const key = stateKey(check, model.windowed, nowMs);
+  const stored = states.get(key);
   const params = limitParams(check);
   const evaluation = model.evaluate(stored, params, check.hits, nowMs);
   const rejected = !evaluation.admitted && check.blocking;

@@ -4,8 +4,8 @@ import type { Algorithm } from '../core/algorithm.js';
 export interface CounterCheck {
   /**
    * Counter identity of the descriptor: CACHE_KEY_PREFIX + domain + "_" +
-   * ("key_value_" per entry), built by storage/cache-key.ts only. All limits
-   * of one descriptor share it (Redis Cluster: one hash slot).
+   * ("key_value_" per entry), built by counterKey in core/key-layout.ts only.
+   * All limits of one descriptor share it (Redis Cluster: one hash slot).
    */
   readonly key: string;
   /** The limit's key tag (see Limit.keyTag), appended to `key`; '' keeps the reference's key. */

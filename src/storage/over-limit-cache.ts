@@ -1,3 +1,5 @@
+import { localCacheKey, windowStartSeconds } from '../core/key-layout.js';
+import { MODELS } from '../core/models.js';
 import type { CounterCheck, CounterDecision, CounterStore } from './counter-store.js';
 import { Lru } from './lru.js';
 
@@ -6,7 +8,10 @@ export interface LocalOverLimitCacheOptions {
   readonly inner: CounterStore;
   /** Bound of the LRU, entries; 0 turns the cache off (every call goes to `inner`). */
   readonly maxEntries: number;
-  /** STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT, as the inner store applies it (reference §4.5). */
+  /**
+   * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT, as the inner store applies it
+   * (envoyproxy/ratelimit src/limiter/base_limiter.go).
+   */
   readonly stopIncrementWhenOverLimit?: boolean;
 }
 
@@ -24,19 +29,21 @@ export interface OverLimitCacheStats {
 }
 
 /**
- * LOCAL_CACHE_SIZE_IN_BYTES (reference §5.5), as a CounterStore decorator: a
+ * LOCAL_CACHE_SIZE_IN_BYTES (envoyproxy/ratelimit src/limiter/base_limiter.go,
+ * its local cache of over-limit keys), as a CounterStore decorator: a
  * check the inner store answered OVER_LIMIT is answered OVER_LIMIT locally
  * (remaining 0, not charged) until the time T the inner store said it would
  * be admitted, never later; a bounded LRU holds the entries.
  *
- * - T: fixed_window, the end of its window (its answer then starts over);
- *   other algorithms, now + (resetSeconds − 1) s, because resetSeconds is
- *   rounded up and a token bucket refilling every 100 ms must not be blocked
- *   for a whole second. So those are cached only when the wait is ≥ 2 s.
+ * - T: a windowed algorithm (AlgorithmModel.windowed: fixed_window), the end
+ *   of its window (its answer then starts over); the others, now +
+ *   (resetSeconds − 1) s, because resetSeconds is rounded up and a token
+ *   bucket refilling every 100 ms must not be blocked for a whole second. So
+ *   those are cached only when the wait is ≥ 2 s.
  *   `resetSeconds` from the cache counts the inner store's answer down.
- * - The key holds the counter key, the fixed window's start, the hits and the
- *   limit (requests_per_unit, unit, algorithm, burst): a changed limit or a
- *   per-request override never reuses an entry (reference issue #1077).
+ * - The key (localCacheKey in key-layout.ts) holds the counter key, the window
+ *   start, the hits and the limit: a changed limit or a per-request override
+ *   never reuses an entry.
  * - Degraded answers (FAILURE_MODE allow/local) are never cached.
  * - A request whose checks all hit the cache makes no inner call. Otherwise
  *   the rest go to the inner store in one call, adjusted so it charges what
@@ -77,7 +84,7 @@ export class LocalOverLimitCache implements CounterStore {
     let stop = false;
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i]!;
-      const key = cacheKey(check, nowMs);
+      const key = localCacheKey(check, MODELS[check.algorithm].windowed, nowMs);
       keys[i] = key;
       let untilMs = lru.get(key);
       if (untilMs !== undefined && untilMs <= nowMs) {
@@ -167,25 +174,10 @@ export class LocalOverLimitCache implements CounterStore {
   }
 }
 
-/** Start of the fixed window containing `nowMs`, Unix seconds (the reference's epoch-aligned windows). */
-function windowStartSeconds(check: CounterCheck, nowMs: number): number {
-  const seconds = Math.floor(nowMs / 1000);
-  return seconds - (seconds % check.unitSeconds);
-}
-
-/**
- * Counter key + tag, then NUL-separated window start (fixed_window only),
- * hits and limit: NUL ends the counter part, so no two checks share a key.
- */
-function cacheKey(check: CounterCheck, nowMs: number): string {
-  const window = check.algorithm === 'fixed_window' ? windowStartSeconds(check, nowMs) : '';
-  return `${check.key}${check.tag}\u0000${window}\u0000${check.hits}\u0000${check.requestsPerUnit}\u0000${check.unitSeconds}\u0000${check.algorithm}\u0000${check.burst}`;
-}
-
 /** The earliest time (ms) the inner store's over answer can turn, never later than it said. */
 function admittedAtMs(check: CounterCheck, resetSeconds: number, nowMs: number): number {
-  if (check.algorithm === 'fixed_window') {
-    const windowEndMs = (windowStartSeconds(check, nowMs) + check.unitSeconds) * 1000;
+  if (MODELS[check.algorithm].windowed) {
+    const windowEndMs = (windowStartSeconds(nowMs, check.unitSeconds) + check.unitSeconds) * 1000;
     return Math.min(windowEndMs, nowMs + resetSeconds * 1000);
   }
   return nowMs + (resetSeconds - 1) * 1000;
@@ -197,7 +189,7 @@ function admittedAtMs(check: CounterCheck, resetSeconds: number, nowMs: number):
  * (for rounded algorithms, T lies up to 1 s before it).
  */
 function fromCache(check: CounterCheck, untilMs: number, nowMs: number): CounterDecision {
-  const lead = check.algorithm === 'fixed_window' ? 0 : 1000;
+  const lead = MODELS[check.algorithm].windowed ? 0 : 1000;
   return {
     overLimit: true,
     remaining: 0,

@@ -1,6 +1,7 @@
 import { DEFAULT_BACKEND_TIMEOUT_MS, type FailureMode } from '../config/settings/resilience-settings.js';
 import type { Clock } from '../core/clock.js';
 import { BackendUnavailableError } from '../core/errors.js';
+import { MODELS } from '../core/models.js';
 import type { Logger } from '../log/logger.js';
 import {
   type BreakerState,
@@ -308,10 +309,9 @@ const NOT_CONNECTED = Symbol('not connected');
 
 /** FAILURE_MODE allow: OK with the limit untouched (remaining = capacity, reset = one unit). */
 function allowDecision(check: CounterCheck): CounterDecision {
-  const capacity = check.algorithm === 'token_bucket' ? check.burst : check.requestsPerUnit;
   return {
     overLimit: false,
-    remaining: capacity,
+    remaining: MODELS[check.algorithm].capacity(check),
     resetSeconds: check.unitSeconds,
     used: 0,
     degraded: 'allow',

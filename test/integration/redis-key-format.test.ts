@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Algorithm } from '../../src/core/algorithm.js';
+import { counterKey } from '../../src/core/key-layout.js';
 import { isChargedWhenRejected } from '../../src/core/limit.js';
-import { counterKey } from '../../src/storage/cache-key.js';
 import type { CounterCheck } from '../../src/storage/counter-store.js';
 import { RedisCounterStore } from '../../src/storage/redis/redis-store.js';
 import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';

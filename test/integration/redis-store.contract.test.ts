@@ -1,10 +1,11 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { redisKey } from '../../src/core/key-layout.js';
+import { MODELS } from '../../src/core/models.js';
 import type { CounterCheck, CounterDecision } from '../../src/storage/counter-store.js';
 import { MemoryCounterStore } from '../../src/storage/memory-store.js';
 import { hashSlot } from '../../src/storage/redis/hash-slot.js';
 import { loadApplyScript } from '../../src/storage/redis/lua-scripts.js';
-import { redisKey } from '../../src/storage/redis/redis-keys.js';
 import { RedisCounterStore } from '../../src/storage/redis/redis-store.js';
 import { ALGORITHM_SCENARIOS } from '../contract/algorithm-scenarios.js';
 import { CHARGING_SCENARIOS } from '../contract/charging-scenarios.js';
@@ -52,11 +53,16 @@ const SCENARIOS: readonly ContractScenario[] = [
   ...CHARGING_SCENARIOS,
 ];
 
+/** The Redis key the store makes for `check` at `nowMs`. */
+function keyOf(check: CounterCheck, nowMs: number): string {
+  return redisKey(check, MODELS[check.algorithm].windowed, nowMs);
+}
+
 /** Scenarios with a step whose checks hash to more than one slot (with any prefix: keys differ in their tags). */
 function spansSlots(scenario: ContractScenario, prefix: string): boolean {
   return scenario.steps.some(
     (step) =>
-      new Set(step.checks.map((c) => hashSlot(redisKey({ ...c, key: prefix + c.key }, step.atMs)))).size > 1,
+      new Set(step.checks.map((c) => hashSlot(keyOf({ ...c, key: prefix + c.key }, step.atMs)))).size > 1,
   );
 }
 
@@ -68,7 +74,7 @@ class PerSlotModel {
   async apply(checks: readonly CounterCheck[], nowMs: number): Promise<CounterDecision[]> {
     const groups = new Map<number, number[]>();
     checks.forEach((c, i) => {
-      const slot = hashSlot(redisKey(c, nowMs));
+      const slot = hashSlot(keyOf(c, nowMs));
       groups.set(slot, [...(groups.get(slot) ?? []), i]);
     });
     const out: CounterDecision[] = new Array(checks.length);
@@ -154,7 +160,7 @@ describe('CounterStore contract: redis cluster (3 masters, 3 replicas)', () => {
     });
     // find two descriptors in different slots
     let other = 1;
-    while (hashSlot(redisKey(bucket(`k${other}_`), 0)) === hashSlot(redisKey(bucket('k0_'), 0))) other++;
+    while (hashSlot(keyOf(bucket(`k${other}_`), 0)) === hashSlot(keyOf(bucket('k0_'), 0))) other++;
     const [a, b] = [bucket('k0_'), bucket(`k${other}_`)];
     const t = 1_000_000_000;
     expect((await store.apply([b], t)).map((d) => d.overLimit)).toEqual([false]);

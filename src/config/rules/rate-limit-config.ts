@@ -1,5 +1,6 @@
 import { ALGORITHMS, type Algorithm } from '../../core/algorithm.js';
 import type { DescriptorEntry, RequestDescriptor } from '../../core/descriptor.js';
+import { keyTag } from '../../core/key-layout.js';
 import { isChargedWhenRejected, type Limit, type LimitMatch, type LimitRule } from '../../core/limit.js';
 import type { RuleSet } from '../../core/rule-set.js';
 import type { ConfigLevel, ConfigNode, DomainTree, ShareThreshold } from './config-tree.js';
@@ -150,7 +151,7 @@ function overrideMatch(domain: string, descriptor: RequestDescriptor): LimitMatc
     algorithm: 'fixed_window',
     burst: override.requestsPerUnit,
     name: '',
-    keyTag: '',
+    keyTag: keyTag('fixed_window', override.unit, false),
     chargedWhenRejected: isChargedWhenRejected('fixed_window', false),
   });
   const rule: LimitRule = Object.freeze({

@@ -1,7 +1,7 @@
 import { isSeq } from 'yaml';
-import type { Algorithm } from '../../core/algorithm.js';
+import { keyTag } from '../../core/key-layout.js';
 import { isChargedWhenRejected, type Limit, type LimitRule } from '../../core/limit.js';
-import { UNIT_SECONDS, type Unit } from '../../core/units.js';
+import type { Unit } from '../../core/units.js';
 import type { Fields } from './config-schema.js';
 import { type LimitSpec, readLimit } from './read-limit.js';
 import { fieldAt, isPresent, mapItems, readList, readMap } from './yaml-fields.js';
@@ -17,22 +17,6 @@ export type RuleLimits = Pick<LimitRule, 'limits' | 'names' | 'unlimited' | 'rep
 const PLACEHOLDER_UNIT: Unit = 'SECOND';
 
 const NONE: readonly string[] = Object.freeze([]);
-
-const ALGORITHM_TAGS: Readonly<Record<Algorithm, string>> = {
-  fixed_window: 'fw',
-  sliding_window: 'sw',
-  sliding_log: 'sl',
-  token_bucket: 'tb',
-};
-
-/**
- * The {@link Limit.keyTag} of a limit that is not a lone fixed_window `rate_limit`: a short
- * algorithm tag and the unit in seconds, e.g. `tb1_`, `fw60_`. Unique within a node because
- * `rate_limits` rejects two entries with the same algorithm and unit.
- */
-export function keyTagOf(algorithm: Algorithm, unit: Unit): string {
-  return `${ALGORITHM_TAGS[algorithm]}${UNIT_SECONDS[unit]}_`;
-}
 
 /**
  * Reads a descriptor's limits, reporting every problem; undefined when it has neither
@@ -118,7 +102,6 @@ function ruleLimits(file: YamlFile, specs: readonly LimitSpec[], lone: boolean):
 function toLimit(spec: LimitSpec, lone: boolean): Limit {
   const algorithm = spec.algorithm ?? 'fixed_window';
   const unit = spec.unit ?? PLACEHOLDER_UNIT;
-  const keyTag = lone && algorithm === 'fixed_window' ? '' : keyTagOf(algorithm, unit);
   const burst = algorithm === 'token_bucket' ? (spec.burst ?? spec.requestsPerUnit) : spec.requestsPerUnit;
   return Object.freeze({
     requestsPerUnit: spec.requestsPerUnit,
@@ -126,7 +109,7 @@ function toLimit(spec: LimitSpec, lone: boolean): Limit {
     algorithm,
     burst,
     name: spec.name,
-    keyTag,
+    keyTag: keyTag(algorithm, unit, !lone),
     chargedWhenRejected: isChargedWhenRejected(algorithm, !lone),
   });
 }

@@ -1,5 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError } from '../../core/errors.js';
+import { redisKey } from '../../core/key-layout.js';
+import { MODELS } from '../../core/models.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../counter-store.js';
 import { HASH_SLOTS, hashSlot } from './hash-slot.js';
 import {
@@ -9,7 +11,6 @@ import {
   loadApplyScript,
   preloadScript,
 } from './lua-scripts.js';
-import { redisKey } from './redis-keys.js';
 import { type BatchHeader, ScriptBatch } from './script-batch.js';
 
 export interface RedisCounterStoreOptions {
@@ -75,7 +76,7 @@ function target(client: Redis | Cluster, script: ApplyScript): Target {
  * Round trips: the checks of a request go to one script call per (client, hash
  * slot). Single Redis: one call for the whole request (two with REDIS_PERSECOND
  * when it has per-second and other limits). Cluster: checks are grouped by slot —
- * all limits of one descriptor share a slot (redis-keys.ts); a reference-format
+ * all limits of one descriptor share a slot (core/key-layout.ts); a reference-format
  * fixed-window key has its own — and the groups run in parallel. The requests of
  * one event-loop tick bound for the same (client, slot) are coalesced into one
  * call (`coalesce`), run one after the other inside it; on Cluster, the calls of a
@@ -132,7 +133,7 @@ export class RedisCounterStore implements CounterStore {
     if (this.closed) throw new BackendUnavailableError('redis counter store is closed');
     const decisions: CounterDecision[] = new Array(checks.length);
     if (checks.length === 0) return decisions;
-    const keys = checks.map((check) => redisKey(check, nowMs));
+    const keys = checks.map((check) => redisKey(check, MODELS[check.algorithm].windowed, nowMs));
     if (this.perSecond === undefined && !this.main.cluster) {
       await this.enqueue(0, this.main, checks, keys, undefined, nowMs, decisions);
       return decisions;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/config/rules/build-config.js';
-import { keyTagOf } from '../../../src/config/rules/read-rule-limits.js';
 import { configFrom, desc, expectConfig, matched, readFixture } from './fixtures.js';
 
 const load = (fixture: string) =>
@@ -42,11 +41,6 @@ describe('RateLimitConfig.match: algorithms, burst and key tags', () => {
 
   it('reads the algorithm name case-insensitively, as units are', () => {
     expect(limitOf('bucket_default')?.[0]?.algorithm).toBe('token_bucket');
-  });
-
-  it('builds key tags from every unit length', () => {
-    expect(keyTagOf('fixed_window', 'MONTH')).toBe('fw2592000_');
-    expect(keyTagOf('token_bucket', 'WEEK')).toBe('tb604800_');
   });
 });
 
