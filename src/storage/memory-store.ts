@@ -6,8 +6,9 @@ import type { CounterCheck, CounterDecision, CounterStore } from './counter-stor
 export interface MemoryCounterStoreOptions {
   /**
    * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT: when the request is going over,
-   * fixed windows that are still within their limit are not charged
-   * (reference §4.5, but atomic here). Default false.
+   * checks charged when rejected (lone fixed windows) that are still within
+   * their limit are not charged (envoyproxy/ratelimit src/limiter/base_limiter.go,
+   * but atomic here). Default false.
    */
   readonly stopIncrementWhenOverLimit?: boolean;
   /** Clock for the background sweep; without one, expired state is swept only on `apply`. */
