@@ -30,7 +30,7 @@ const DAY = 86_400;
 
 /**
  * A lone fixed-window `rate_limit` check (the reference's key and charging rule); `key` is the
- * counter identity without the window, as cache-key.ts makes it.
+ * counter identity without the window, as counterKey in core/key-layout.ts makes it.
  */
 export function check(key: string, requestsPerUnit: number, unitSeconds: number, hits = 1): CounterCheck {
   return {
