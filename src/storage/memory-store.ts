@@ -123,7 +123,8 @@ export class MemoryCounterStore implements CounterStore {
     const expiresAtSeconds = Math.ceil(expiresAtMs / 1000);
     const entry = this.entries.get(key);
     if (entry === undefined) {
-      // Keys arrive as concatenations (ropes of several pieces, ~4× the flat size);
+      // Keys arrive as concatenations (ropes of several pieces, larger than the flat
+      // string: docs/performance.md);
       // reading a character makes V8 flatten the key before the map keeps it.
       this.flattened ^= key.charCodeAt(0);
       this.entries.set(key, { state, expiresAtSeconds });

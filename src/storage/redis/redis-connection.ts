@@ -7,8 +7,7 @@
  * - `enableAutoPipelining` on Cluster only: the store already coalesces one
  *   tick's requests into one script call per (node, slot), so a single Redis
  *   gets one command per tick and ioredis's per-tick Pipeline would only cost
- *   time (measured: 0.69–0.71 → 0.77–0.79 of the no-op server's throughput,
- *   CPU per request 1.33–1.35× → 1.19–1.26× the no-op's, h2load c=64); a
+ *   time (measured: docs/performance.md); a
  *   Cluster tick carries one call per slot, which auto-pipelining sends to
  *   each node in one write. This is what REDIS_PIPELINE_WINDOW tunes in the
  *   reference.
