@@ -104,7 +104,7 @@ function service(): { service: RateLimitService; metrics: ServiceMetrics; store:
     rules: () => config,
     store,
     clock: { nowMs: () => Date.now() },
-    observer: metrics.ruleStats(0.8),
+    observers: [metrics.ruleStats(0.8)],
     options: DEFAULT_SERVICE_OPTIONS,
   });
   return { service: svc, metrics, store };

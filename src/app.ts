@@ -106,7 +106,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     rules: () => configSource.current(),
     store,
     clock,
-    observer: metrics.ruleStats(settings.nearLimitRatio),
+    observers: [metrics.ruleStats(settings.nearLimitRatio)],
     options: {
       cacheKeyPrefix: settings.cacheKeyPrefix,
       shadowMode: settings.shadowMode,

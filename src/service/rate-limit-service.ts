@@ -13,7 +13,7 @@ import type { LimitMatch } from '../core/limit.js';
 import type { RuleSet } from '../core/rule-set.js';
 import { UNIT_SECONDS } from '../core/units.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../storage/counter-store.js';
-import type { DecisionObserver } from './decision-observer.js';
+import { combineObservers, type DecisionObserver } from './decision-observer.js';
 import { matchDescriptors } from './descriptor-matching.js';
 import { dynamicMetadata } from './dynamic-metadata.js';
 import { validateRequest } from './request-validation.js';
@@ -21,13 +21,21 @@ import { NO_HEADERS, rateLimitHeaders } from './response-headers.js';
 import type { ServiceOptions } from './service-options.js';
 
 export interface RateLimitServiceDeps {
-  /** The current config, read once per request; undefined until one has loaded. */
+  /**
+   * The current rules, read once per request; undefined until a config has
+   * loaded. Every limit the service applies and reports comes from here
+   * (LimitMatch → rule → limits), so a decorated RuleSet (decoratedRules)
+   * changes the effective limits of every answer.
+   */
   readonly rules: () => RuleSet | undefined;
   readonly store: CounterStore;
   readonly clock: Clock;
   readonly options: ServiceOptions;
-  /** Statistics hook (per rule counters, errors); absent = no statistics work. */
-  readonly observer?: DecisionObserver | undefined;
+  /**
+   * Decision hooks (per rule statistics, adaptive limits), called in order;
+   * none = no observing work. Combined once here: see {@link combineObservers}.
+   */
+  readonly observers?: readonly DecisionObserver[] | undefined;
 }
 
 /** No limit, replaced, or unknown domain: `{OK}` with nothing else (reference §3.8). */
@@ -56,7 +64,7 @@ export class RateLimitService {
     this.store = deps.store;
     this.clock = deps.clock;
     this.options = deps.options;
-    this.observer = deps.observer;
+    this.observer = combineObservers(deps.observers ?? []);
   }
 
   /**

@@ -18,7 +18,7 @@ function setup(rules: TestRuleSet, store: CounterStore = new MemoryCounterStore(
     store,
     clock: new ManualClock(1_000_000_000),
     options: DEFAULT_SERVICE_OPTIONS,
-    observer: stats,
+    observers: [stats],
   });
   /** Every sample of `name` as "label,label,label" → value. */
   const values = async (name: string): Promise<Record<string, number>> => {
