@@ -5,6 +5,7 @@ import type { Settings } from './config/settings/settings.js';
 import { ConfigSource } from './config/source/config-source.js';
 import type { Clock } from './core/clock.js';
 import { InitialConfigError } from './core/errors.js';
+import { undecorated } from './core/rule-set.js';
 import { createGrpcServer } from './grpc/grpc-server.js';
 import { type BackendStatus, healthDetail } from './health/health-detail.js';
 import { HealthState } from './health/health-state.js';
@@ -14,6 +15,7 @@ import type { Logger } from './log/logger.js';
 import { type MetricsExposition, ServiceMetrics } from './metrics/service-metrics.js';
 import { exportResilienceMetrics } from './resilience-metrics.js';
 import { bindGrpc, closeHttp, listen, shutdownGrpc } from './server-lifecycle.js';
+import { decoratedRules } from './service/decorated-rules.js';
 import { RateLimitService } from './service/rate-limit-service.js';
 import { type Backend, createStoreBackend, type ReadyListener } from './storage/backend.js';
 import type { CounterStore } from './storage/counter-store.js';
@@ -102,8 +104,9 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       if (outcome.ok) health.setConfigDomains(outcome.config.domains().length);
     },
   });
+  // rules pipeline: config source → RuleSet decorator (the adaptive module's slot; none yet) → service
   const service = new RateLimitService({
-    rules: () => configSource.current(),
+    rules: decoratedRules(() => configSource.current(), undecorated),
     store,
     clock,
     observers: [metrics.ruleStats(settings.nearLimitRatio)],

@@ -15,3 +15,18 @@ export interface RuleSet {
    */
   match(domain: string, descriptor: RequestDescriptor): LimitMatch | undefined;
 }
+
+/**
+ * A step between the loaded config and the service: given the rules of one
+ * loaded config, returns the rules the service applies (e.g. the adaptive
+ * module scaling a rule's limits). Called once per loaded config, not per
+ * request; the returned set's `match` is what every answer follows (statuses,
+ * headers, metadata, observers), so it must stay as cheap as the config's.
+ * A changed Limit keeps its invariants (`burst` equals `requestsPerUnit`
+ * except for token_bucket); rules it returns should be built once and
+ * shared, not per request.
+ */
+export type RuleSetDecorator = (rules: RuleSet) => RuleSet;
+
+/** The decorator that changes nothing: the rules as loaded. */
+export const undecorated: RuleSetDecorator = (rules) => rules;
