@@ -29,6 +29,17 @@ export interface RateLimitResult {
   /** One per request descriptor, in request order. */
   readonly statuses: readonly DescriptorStatus[];
   readonly responseHeadersToAdd: readonly HeaderValue[];
+  /**
+   * The status client-facing rate limit headers describe, one of `statuses`:
+   * the gRPC RateLimit-* headers and /auth's X-RateLimit-* and Retry-After.
+   * The reference's pick (envoyproxy/ratelimit src/service/ratelimit.go):
+   * among statuses with a current_limit the one with the least
+   * limit_remaining, the first on ties, except that every non-quota
+   * OVER_LIMIT status overrides that pick, so the last one over wins.
+   * Undefined when no status carries a current_limit. Set whether or not
+   * response headers are enabled; not itself sent on the wire.
+   */
+  readonly decidingStatus?: DescriptorStatus | undefined;
   /** Present only when RESPONSE_DYNAMIC_METADATA is on. */
   readonly dynamicMetadata?: Readonly<Record<string, unknown>> | undefined;
 }

@@ -1,4 +1,4 @@
-import type { DescriptorStatus, RateLimitResult } from '../core/decision.js';
+import type { RateLimitResult } from '../core/decision.js';
 import type { DescriptorEntry, RateLimitRequest, RequestDescriptor } from '../core/descriptor.js';
 import { InvalidArgumentError } from '../core/errors.js';
 
@@ -83,16 +83,17 @@ export interface AuthResponse {
 
 /**
  * The decision as status + headers: 200 when allowed, `overLimitStatus` when
- * over, with X-RateLimit-Limit/Remaining/Reset (Reset in seconds from now) from
- * the status that decided (see {@link decidingStatus}) and, when over,
- * Retry-After in whole seconds. `responseHeadersToAdd` of the result are passed
- * along unless their name collides with ours.
+ * over, with X-RateLimit-Limit/Remaining/Reset (Reset in seconds from now) of
+ * the service's deciding status (RateLimitResult.decidingStatus, the one the
+ * gRPC RateLimit-* headers describe) and, when over, Retry-After in whole
+ * seconds. `responseHeadersToAdd` of the result are passed along unless their
+ * name collides with ours.
  */
 export function authResponseFor(result: RateLimitResult, overLimitStatus: number): AuthResponse {
   const over = result.overallCode === 'OVER_LIMIT';
   const headers: Record<string, string> = {};
   for (const { key, value } of result.responseHeadersToAdd) headers[key] = value;
-  const deciding = decidingStatus(result.statuses);
+  const deciding = result.decidingStatus;
   if (deciding?.currentLimit !== undefined) {
     setHeader(headers, 'X-RateLimit-Limit', String(deciding.currentLimit.requestsPerUnit));
     setHeader(headers, 'X-RateLimit-Remaining', String(deciding.limitRemaining));
@@ -102,31 +103,6 @@ export function authResponseFor(result: RateLimitResult, overLimitStatus: number
     }
   }
   return { status: over ? overLimitStatus : 200, headers };
-}
-
-/**
- * The status the client headers describe: when over, the over-limit one that
- * resets last (retrying earlier would still be denied); otherwise the one with
- * least remaining among those with a limit (ties: the one resetting first).
- * Undefined when no descriptor had a limit.
- */
-export function decidingStatus(statuses: readonly DescriptorStatus[]): DescriptorStatus | undefined {
-  let best: DescriptorStatus | undefined;
-  const anyOver = statuses.some((s) => s.code === 'OVER_LIMIT' && s.currentLimit !== undefined);
-  for (const status of statuses) {
-    if (status.currentLimit === undefined) continue;
-    if (anyOver && status.code !== 'OVER_LIMIT') continue;
-    if (best === undefined || isMoreRestrictive(status, best, anyOver)) best = status;
-  }
-  return best;
-}
-
-function isMoreRestrictive(a: DescriptorStatus, b: DescriptorStatus, over: boolean): boolean {
-  const resetA = a.durationUntilResetSeconds ?? 0;
-  const resetB = b.durationUntilResetSeconds ?? 0;
-  if (over) return resetA > resetB;
-  if (a.limitRemaining !== b.limitRemaining) return a.limitRemaining < b.limitRemaining;
-  return resetA < resetB;
 }
 
 function setHeader(headers: Record<string, string>, name: string, value: string): void {

@@ -164,7 +164,8 @@ export class RateLimitService {
     let overRateLimits = 0;
     let quotaTotal = 0;
     let overQuotas = 0;
-    // Header pick (reference §4.7): least remaining among statuses with a
+    // The deciding status (RateLimitResult.decidingStatus, envoyproxy/ratelimit
+    // src/service/ratelimit.go): least remaining among statuses with a
     // current_limit (first on ties), but every non-quota OVER_LIMIT overrides it.
     let picked: DescriptorStatus | undefined;
     let pickedRemaining = UNLIMITED_REMAINING;
@@ -213,11 +214,12 @@ export class RateLimitService {
     const overallCode: Code = over && !shadowMode ? 'OVER_LIMIT' : 'OK';
     const limitHeaders = responseHeaders.enabled ? rateLimitHeaders(picked, responseHeaders) : NO_HEADERS;
     const responseHeadersToAdd = withDegradedHeader(limitHeaders, decisions);
-    if (passed === undefined) return { overallCode, statuses, responseHeadersToAdd };
+    if (passed === undefined) return { overallCode, statuses, responseHeadersToAdd, decidingStatus: picked };
     return {
       overallCode,
       statuses,
       responseHeadersToAdd,
+      decidingStatus: picked,
       dynamicMetadata: dynamicMetadata(req, matches, passed),
     };
   }

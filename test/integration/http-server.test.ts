@@ -175,3 +175,33 @@ describe('GET /auth through the real server', () => {
     expect(over.headers.get('x-ratelimit-limit')).toBe('2');
   });
 });
+
+describe('GET /auth headers', () => {
+  const TWO_LIMITS = {
+    'shop.yaml': `
+domain: shop
+descriptors:
+  - key: user
+    rate_limit: { unit: minute, requests_per_unit: 2 }
+  - key: plan
+    rate_limit: { unit: hour, requests_per_unit: 1 }
+`,
+  };
+
+  it('describe the status the gRPC RateLimit-* headers describe: the last one over limit', async () => {
+    server = await startServer({ config: TWO_LIMITS, env: { LIMIT_RESPONSE_HEADERS_ENABLED: 'true' } });
+    const ask = () => fetch(`${server?.httpUrl}/auth?domain=shop&descriptor=plan=free&descriptor=user=bob`);
+    const first = await ask();
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit')).toBe('1');
+    await ask();
+    // both over: plan (1/hour) resets later, but the last descriptor over (user, 2/minute) decides
+    const over = await ask();
+    expect(over.status).toBe(403);
+    expect(over.headers.get('x-ratelimit-limit')).toBe('2');
+    expect(over.headers.get('x-ratelimit-limit')).toBe(over.headers.get('ratelimit-limit'));
+    expect(over.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(over.headers.get('x-ratelimit-reset')).toBe(over.headers.get('ratelimit-reset'));
+    expect(Number(over.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+  });
+});

@@ -5,7 +5,6 @@ import {
   authRequestFromHttp,
   authResponseFor,
   DEFAULT_OVER_LIMIT_STATUS,
-  decidingStatus,
   parseDescriptor,
   parseHits,
 } from '../../../src/http/auth-request.js';
@@ -127,42 +126,42 @@ const over = (requestsPerUnit: number, reset: number): DescriptorStatus => ({
   durationUntilResetSeconds: reset,
 });
 const unlimited: DescriptorStatus = { code: 'OK', limitRemaining: 4_294_967_295 };
-const result = (statuses: DescriptorStatus[], extra: Partial<RateLimitResult> = {}): RateLimitResult => ({
+/** A service result whose deciding status is `statuses[deciding]` (none when -1). */
+const result = (
+  statuses: DescriptorStatus[],
+  deciding: number,
+  extra: Partial<RateLimitResult> = {},
+): RateLimitResult => ({
   overallCode: statuses.some((s) => s.code === 'OVER_LIMIT') ? 'OVER_LIMIT' : 'OK',
   statuses,
   responseHeadersToAdd: [],
+  decidingStatus: statuses[deciding],
   ...extra,
 });
 
-describe('decidingStatus', () => {
-  it('picks the status with least remaining among those with a limit', () => {
-    expect(decidingStatus([unlimited, ok(9, 10, 5), ok(2, 100, 50), ok(4, 5, 1)])).toEqual(ok(2, 100, 50));
-  });
-
-  it('breaks a tie on remaining by the earlier reset', () => {
-    expect(decidingStatus([ok(2, 10, 30), ok(2, 10, 3)])).toEqual(ok(2, 10, 3));
-  });
-
-  it('picks the over-limit status that resets last when any is over', () => {
-    expect(decidingStatus([ok(0, 10, 1), over(5, 20), over(3, 40)])).toEqual(over(3, 40));
-  });
-
-  it('is undefined when no descriptor had a limit', () => {
-    expect(decidingStatus([unlimited])).toBeUndefined();
-    expect(decidingStatus([])).toBeUndefined();
-  });
-});
-
 describe('authResponseFor', () => {
-  it('answers 200 with X-RateLimit-* of the most restrictive status and no Retry-After when allowed', () => {
-    expect(authResponseFor(result([ok(7, 10, 30), ok(1, 3, 12)]), 403)).toEqual({
+  it('answers 200 with X-RateLimit-* of the deciding status and no Retry-After when allowed', () => {
+    expect(authResponseFor(result([ok(7, 10, 30), ok(1, 3, 12)], 1), 403)).toEqual({
       status: 200,
       headers: { 'X-RateLimit-Limit': '3', 'X-RateLimit-Remaining': '1', 'X-RateLimit-Reset': '12' },
     });
   });
 
+  it("describes the service's deciding status, not a pick of its own", () => {
+    // the service decides which status the headers describe (the gRPC RateLimit-* headers' pick)
+    expect(authResponseFor(result([ok(1, 3, 12), ok(7, 10, 30)], 1), 403).headers).toEqual({
+      'X-RateLimit-Limit': '10',
+      'X-RateLimit-Remaining': '7',
+      'X-RateLimit-Reset': '30',
+    });
+    expect(authResponseFor(result([over(5, 20), over(3, 40)], 0), 429).headers).toMatchObject({
+      'X-RateLimit-Limit': '5',
+      'Retry-After': '20',
+    });
+  });
+
   it('answers the configured status with Retry-After in whole seconds when over the limit', () => {
-    expect(authResponseFor(result([ok(5, 10, 30), over(3, 42)]), 429)).toEqual({
+    expect(authResponseFor(result([ok(5, 10, 30), over(3, 42)], 1), 429)).toEqual({
       status: 429,
       headers: {
         'X-RateLimit-Limit': '3',
@@ -171,16 +170,16 @@ describe('authResponseFor', () => {
         'Retry-After': '42',
       },
     });
-    expect(authResponseFor(result([over(3, 42)]), DEFAULT_OVER_LIMIT_STATUS).status).toBe(403);
+    expect(authResponseFor(result([over(3, 42)], 0), DEFAULT_OVER_LIMIT_STATUS).status).toBe(403);
   });
 
-  it('answers 200 without rate limit headers when no limit applied', () => {
-    expect(authResponseFor(result([unlimited]), 403)).toEqual({ status: 200, headers: {} });
+  it('answers 200 without rate limit headers when no status decides (no limit applied)', () => {
+    expect(authResponseFor(result([unlimited], -1), 403)).toEqual({ status: 200, headers: {} });
   });
 
   it('passes response_headers_to_add along, ours winning on a name clash', () => {
     const response = authResponseFor(
-      result([ok(1, 3, 12)], {
+      result([ok(1, 3, 12)], 0, {
         responseHeadersToAdd: [
           { key: 'RateLimit-Policy', value: '3;w=60' },
           { key: 'x-ratelimit-limit', value: 'theirs' },

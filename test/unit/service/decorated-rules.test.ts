@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { RequestDescriptor } from '../../../src/core/descriptor.js';
 import type { LimitMatch, LimitRule } from '../../../src/core/limit.js';
 import { type RuleSet, type RuleSetDecorator, undecorated } from '../../../src/core/rule-set.js';
+import { authResponseFor } from '../../../src/http/auth-request.js';
 import { RuleStats } from '../../../src/metrics/rule-stats.js';
 import type { DecisionObserver } from '../../../src/service/decision-observer.js';
 import { decoratedRules } from '../../../src/service/decorated-rules.js';
@@ -148,6 +149,10 @@ describe('RateLimitService with a decorated RuleSet', () => {
       limitRemaining: 0,
     });
     expect(sixth.responseHeadersToAdd[0]).toEqual({ key: 'RateLimit-Limit', value: '5' });
+    expect(authResponseFor(sixth, 429)).toMatchObject({
+      status: 429,
+      headers: { 'X-RateLimit-Limit': '5', 'X-RateLimit-Remaining': '0', 'Retry-After': '58' },
+    });
     // over the effective limit, the rule's metadata is no longer returned
     expect(sixth.dynamicMetadata).not.toHaveProperty('metadata');
 

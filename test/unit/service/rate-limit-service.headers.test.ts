@@ -98,3 +98,38 @@ describe('RateLimitService response headers (reference §4.7)', () => {
     expect(result.responseHeadersToAdd.map((x) => x.key)).toEqual(['X-L', 'X-R', 'X-T']);
   });
 });
+
+describe('RateLimitService deciding status (the status the headers describe)', () => {
+  it('is the status the RateLimit-* headers describe', async () => {
+    const h = harness(rules(), ON);
+    h.clock.setSeconds(3600 * 10 + 600);
+    const result = await h.service.shouldRateLimit(request('d', [minute, tight, hour]));
+    expect(result.decidingStatus).toBe(result.statuses[1]);
+    expect(result.responseHeadersToAdd).toEqual(headers('3', '2', '3000'));
+  });
+
+  it('is set with response headers off (the default), for /auth', async () => {
+    const h = harness(rules());
+    const result = await h.service.shouldRateLimit(request('d', [minute, tight, hour]));
+    expect(result.responseHeadersToAdd).toEqual([]);
+    expect(result.decidingStatus).toBe(result.statuses[1]);
+  });
+
+  it('is the last non-quota OVER_LIMIT status, even when an earlier one resets later', async () => {
+    const h = harness(rules(), ON);
+    h.clock.setSeconds(3600 * 10 + 600);
+    await repeat(h, request('d', [tight, minute]), 10);
+    const result = await h.service.shouldRateLimit(request('d', [tight, minute]));
+    expect(result.statuses.map((s) => s.code)).toEqual(['OVER_LIMIT', 'OVER_LIMIT']);
+    expect(result.decidingStatus).toBe(result.statuses[1]);
+    expect(result.responseHeadersToAdd).toEqual(headers('10', '0', '60'));
+  });
+
+  it('is undefined when no status carries a current_limit', async () => {
+    const h = harness(rules(), ON);
+    const result = await h.service.shouldRateLimit(
+      request('d', [descriptor([['u', '1']]), descriptor([['x', '1']])]),
+    );
+    expect(result.decidingStatus).toBeUndefined();
+  });
+});
