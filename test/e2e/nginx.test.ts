@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RateLimitResult } from '../../src/core/decision.js';
+import type { DescriptorStatus, RateLimitResult } from '../../src/core/decision.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import { createHttpServer } from '../../src/http/http-server.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -166,17 +166,17 @@ describe('nginx with the rate limit service down', () => {
 });
 
 describe('/auth as gateways see it', () => {
+  const overStatus: DescriptorStatus = {
+    code: 'OVER_LIMIT',
+    currentLimit: { requestsPerUnit: 3, unit: 'MINUTE', name: '' },
+    limitRemaining: 0,
+    durationUntilResetSeconds: 17,
+  };
   const overLimit: RateLimitResult = {
     overallCode: 'OVER_LIMIT',
-    statuses: [
-      {
-        code: 'OVER_LIMIT',
-        currentLimit: { requestsPerUnit: 3, unit: 'MINUTE', name: '' },
-        limitRemaining: 0,
-        durationUntilResetSeconds: 17,
-      },
-    ],
+    statuses: [overStatus],
     responseHeadersToAdd: [],
+    decidingStatus: overStatus,
   };
   let server: Server | undefined;
 
