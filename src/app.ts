@@ -1,7 +1,7 @@
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HealthImplementation } from 'grpc-health-check';
 import { buildConfig } from './config/rules/build-config.js';
-import type { Settings } from './config/settings/settings.js';
+import { type Settings, serviceOptionsOf } from './config/settings/settings.js';
 import { ConfigSource } from './config/source/config-source.js';
 import type { Clock } from './core/clock.js';
 import { InitialConfigError } from './core/errors.js';
@@ -110,14 +110,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     store,
     clock,
     observers: [metrics.ruleStats(settings.nearLimitRatio)],
-    options: {
-      cacheKeyPrefix: settings.cacheKeyPrefix,
-      shadowMode: settings.shadowMode,
-      quotaMode: settings.quotaMode,
-      responseHeaders: settings.responseHeaders,
-      dynamicMetadata: settings.responseDynamicMetadata,
-      requestLimits: settings.requestLimits,
-    },
+    options: serviceOptionsOf(settings),
   });
   const grpcServer = createGrpcServer({
     handler: service,

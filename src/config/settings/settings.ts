@@ -1,5 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { SettingError } from '../../core/errors.js';
+import { DEFAULT_OVER_LIMIT_STATUS } from '../../http/auth-request.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../service/request-validation.js';
+import {
+  DEFAULT_SERVICE_OPTIONS,
+  type ResponseHeaderOptions,
+  type ServiceOptions,
+} from '../../service/service-options.js';
 import { loadRedisSettings, type RedisSettings } from './redis-settings.js';
 import { loadResilienceSettings, type ResilienceSettings } from './resilience-settings.js';
 import {
@@ -20,8 +27,7 @@ export type LogFormat = 'json' | 'text';
 
 /**
  * Everything the service is configured with, from env vars named as in
- * envoyproxy/ratelimit (its src/settings/settings.go) and CLI flags; a flag
- * beats the env var.
+ * envoyproxy/ratelimit (src/settings/settings.go) and CLI flags; a flag beats the env var.
  */
 export interface Settings {
   readonly grpcHost: string;
@@ -73,21 +79,13 @@ export interface Settings {
   readonly nearLimitRatio: number;
   readonly cacheKeyPrefix: string;
   readonly stopCacheKeyIncrementWhenOverlimit: boolean;
-  readonly responseHeaders: {
-    readonly enabled: boolean;
-    readonly limitHeader: string;
-    readonly remainingHeader: string;
-    readonly resetHeader: string;
-  };
+  /** LIMIT_RESPONSE_HEADERS_ENABLED, LIMIT_LIMIT_HEADER, LIMIT_REMAINING_HEADER, LIMIT_RESET_HEADER. */
+  readonly responseHeaders: ResponseHeaderOptions;
   readonly responseDynamicMetadata: boolean;
   /** HTTP status of an over-limit answer on /auth (AUTH_REQUEST_OVER_LIMIT_STATUS): 403 for nginx, 429 for forward-auth gateways. */
   readonly authOverLimitStatus: number;
-  readonly requestLimits: {
-    readonly maxDescriptors: number;
-    readonly maxEntries: number;
-    readonly maxKeyBytes: number;
-    readonly maxValueBytes: number;
-  };
+  /** MAX_DESCRIPTORS_PER_REQUEST, MAX_ENTRIES_PER_DESCRIPTOR, MAX_DESCRIPTOR_KEY_BYTES, MAX_DESCRIPTOR_VALUE_BYTES. */
+  readonly requestLimits: RequestLimits;
   /** gRPC server keepalive, ms (GRPC_MAX_CONNECTION_AGE / _GRACE). */
   readonly grpcMaxConnectionAgeMs: number;
   readonly grpcMaxConnectionAgeGraceMs: number;
@@ -125,6 +123,11 @@ export interface SystemInfo {
 const SYSTEM: SystemInfo = { cpuCount: availableParallelism };
 
 export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The service's own defaults (service-options.ts, request-validation.ts): settings only read overrides. */
+const SERVICE = DEFAULT_SERVICE_OPTIONS;
+const HEADERS = DEFAULT_SERVICE_OPTIONS.responseHeaders;
+const LIMITS = DEFAULT_REQUEST_LIMITS;
 
 const LOG_LEVELS = [
   'trace',
@@ -197,25 +200,35 @@ export function loadSettings(
       read('LOG_FORMAT', 'json' as LogFormat, formatParser),
       formatParser,
     ),
-    shadowMode: bool('SHADOW_MODE', false),
-    quotaMode: bool('QUOTA_MODE', false),
+    shadowMode: bool('SHADOW_MODE', SERVICE.shadowMode),
+    quotaMode: bool('QUOTA_MODE', SERVICE.quotaMode),
     nearLimitRatio: read('NEAR_LIMIT_RATIO', 0.8, parseRatio),
-    cacheKeyPrefix: str('CACHE_KEY_PREFIX', ''),
+    cacheKeyPrefix: str('CACHE_KEY_PREFIX', SERVICE.cacheKeyPrefix),
     stopCacheKeyIncrementWhenOverlimit: bool('STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT', false),
     responseHeaders: {
-      enabled: bool('LIMIT_RESPONSE_HEADERS_ENABLED', false),
-      limitHeader: str('LIMIT_LIMIT_HEADER', 'RateLimit-Limit'),
-      remainingHeader: str('LIMIT_REMAINING_HEADER', 'RateLimit-Remaining'),
-      resetHeader: str('LIMIT_RESET_HEADER', 'RateLimit-Reset'),
+      enabled: bool('LIMIT_RESPONSE_HEADERS_ENABLED', HEADERS.enabled),
+      limitHeader: str('LIMIT_LIMIT_HEADER', HEADERS.limitHeader),
+      remainingHeader: str('LIMIT_REMAINING_HEADER', HEADERS.remainingHeader),
+      resetHeader: str('LIMIT_RESET_HEADER', HEADERS.resetHeader),
     },
-    responseDynamicMetadata: bool('RESPONSE_DYNAMIC_METADATA', false),
+    responseDynamicMetadata: bool('RESPONSE_DYNAMIC_METADATA', SERVICE.dynamicMetadata),
     // nginx auth_request only understands 2xx/401/403; 400 means "malformed" on /auth
-    authOverLimitStatus: read('AUTH_REQUEST_OVER_LIMIT_STATUS', 403, (n, r) => parseIntIn(n, r, 401, 499)),
+    authOverLimitStatus: read('AUTH_REQUEST_OVER_LIMIT_STATUS', DEFAULT_OVER_LIMIT_STATUS, (n, r) =>
+      parseIntIn(n, r, 401, 499),
+    ),
     requestLimits: {
-      maxDescriptors: read('MAX_DESCRIPTORS_PER_REQUEST', 64, (n, r) => parseIntIn(n, r, 1, 100_000)),
-      maxEntries: read('MAX_ENTRIES_PER_DESCRIPTOR', 32, (n, r) => parseIntIn(n, r, 1, 100_000)),
-      maxKeyBytes: read('MAX_DESCRIPTOR_KEY_BYTES', 256, (n, r) => parseIntIn(n, r, 1, 1_048_576)),
-      maxValueBytes: read('MAX_DESCRIPTOR_VALUE_BYTES', 1024, (n, r) => parseIntIn(n, r, 1, 1_048_576)),
+      maxDescriptors: read('MAX_DESCRIPTORS_PER_REQUEST', LIMITS.maxDescriptors, (n, r) =>
+        parseIntIn(n, r, 1, 100_000),
+      ),
+      maxEntries: read('MAX_ENTRIES_PER_DESCRIPTOR', LIMITS.maxEntries, (n, r) =>
+        parseIntIn(n, r, 1, 100_000),
+      ),
+      maxKeyBytes: read('MAX_DESCRIPTOR_KEY_BYTES', LIMITS.maxKeyBytes, (n, r) =>
+        parseIntIn(n, r, 1, 1_048_576),
+      ),
+      maxValueBytes: read('MAX_DESCRIPTOR_VALUE_BYTES', LIMITS.maxValueBytes, (n, r) =>
+        parseIntIn(n, r, 1, 1_048_576),
+      ),
     },
     grpcMaxConnectionAgeMs: read('GRPC_MAX_CONNECTION_AGE', 86_400_000, parseDurationMs),
     grpcMaxConnectionAgeGraceMs: read('GRPC_MAX_CONNECTION_AGE_GRACE', 3_600_000, parseDurationMs),
@@ -228,6 +241,18 @@ export function loadSettings(
   bool('RUNTIME_WATCH_ROOT', true);
   const warnings = [...(redisPart?.warnings ?? []), ...unsupportedSettingWarnings(env, backend)];
   return { settings, warnings };
+}
+
+/** The service's options (its own type) as these settings set them. */
+export function serviceOptionsOf(settings: Settings): ServiceOptions {
+  return {
+    cacheKeyPrefix: settings.cacheKeyPrefix,
+    shadowMode: settings.shadowMode,
+    quotaMode: settings.quotaMode,
+    responseHeaders: settings.responseHeaders,
+    dynamicMetadata: settings.responseDynamicMetadata,
+    requestLimits: settings.requestLimits,
+  };
 }
 
 function parseBackend(flag: string | undefined, env: Env): BackendType {

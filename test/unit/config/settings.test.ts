@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../../../src/config/settings/settings.js';
+import { loadSettings, serviceOptionsOf } from '../../../src/config/settings/settings.js';
 import { parseDurationMs } from '../../../src/config/settings/settings-parsers.js';
+import { DEFAULT_OVER_LIMIT_STATUS } from '../../../src/http/auth-request.js';
+import { DEFAULT_SERVICE_OPTIONS } from '../../../src/service/service-options.js';
 
 describe('loadSettings', () => {
   it("uses the reference's defaults when nothing is set", () => {
@@ -23,6 +25,32 @@ describe('loadSettings', () => {
       grpcMaxConnectionAgeMs: 86_400_000,
     });
     expect(warnings).toEqual([]);
+  });
+
+  it("leaves the service's options at the service's own defaults when nothing is set", () => {
+    const { settings } = loadSettings({});
+    expect(serviceOptionsOf(settings)).toEqual(DEFAULT_SERVICE_OPTIONS);
+    expect(settings.authOverLimitStatus).toBe(DEFAULT_OVER_LIMIT_STATUS);
+  });
+
+  it('hands the service the options its env vars set', () => {
+    const { settings } = loadSettings({
+      CACHE_KEY_PREFIX: 'p_',
+      SHADOW_MODE: 'true',
+      QUOTA_MODE: 'true',
+      LIMIT_RESPONSE_HEADERS_ENABLED: 'true',
+      LIMIT_LIMIT_HEADER: 'X-L',
+      RESPONSE_DYNAMIC_METADATA: 'true',
+      MAX_DESCRIPTORS_PER_REQUEST: '5',
+    });
+    expect(serviceOptionsOf(settings)).toEqual({
+      cacheKeyPrefix: 'p_',
+      shadowMode: true,
+      quotaMode: true,
+      responseHeaders: { ...DEFAULT_SERVICE_OPTIONS.responseHeaders, enabled: true, limitHeader: 'X-L' },
+      dynamicMetadata: true,
+      requestLimits: { ...DEFAULT_SERVICE_OPTIONS.requestLimits, maxDescriptors: 5 },
+    });
   });
 
   it('reads the reference env var names', () => {
