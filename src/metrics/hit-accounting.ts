@@ -1,6 +1,7 @@
 /**
  * How one descriptor's hits are charged to the per rule statistics
- * (reference §4.4, §4.8), from the deciding limit's decision.
+ * (envoyproxy/ratelimit src/limiter/base_limiter.go), from the deciding
+ * limit's decision.
  */
 export interface HitCharge {
   /** Hits beyond the limit: all of them when usage was already at or over it. */
@@ -11,7 +12,7 @@ export interface HitCharge {
   readonly withinLimit: number;
 }
 
-/** floor(limit × ratio), the reference's near threshold (§4.8). */
+/** floor(limit × ratio), the reference's near threshold (src/limiter/base_limiter.go). */
 export function nearThreshold(limit: number, ratio: number): number {
   return Math.floor(limit * ratio);
 }

@@ -36,8 +36,8 @@ type RuleEntry =
   | { readonly fixed: undefined; readonly configured: readonly (string | undefined)[] };
 
 /**
- * The per rule statistics of the reference (§7.3) under its Prometheus
- * names, plus domain_not_found and errors by type. Implements the service's
+ * The per rule statistics of the reference (envoyproxy/ratelimit src/stats/,
+ * counted in src/limiter/base_limiter.go) under its Prometheus names, plus domain_not_found and errors by type. Implements the service's
  * DecisionObserver. A rule's tally is found through a WeakMap keyed by the
  * frozen rule object (a config reload's new rule objects find the same tally
  * through its labels, so counts carry on); tallies live as long as their

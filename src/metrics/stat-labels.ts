@@ -1,6 +1,9 @@
 import type { DescriptorEntry } from '../core/descriptor.js';
 
-/** Prometheus labels of a per rule statistic: the reference mapper's `domain`, `key1`, `key2`. */
+/**
+ * Prometheus labels of a per rule statistic: the `domain`, `key1`, `key2` of
+ * envoyproxy/ratelimit src/stats/prom/default_mapper.yaml.
+ */
 export interface StatLabels {
   readonly domain: string;
   readonly key1: string;
@@ -77,7 +80,8 @@ export function labelsOf(domain: string, levels: readonly string[]): StatLabels 
 }
 
 /**
- * The statKey levels of a configured rule (reference §7.3):
+ * The statKey levels of a configured rule (the keys envoyproxy/ratelimit
+ * src/config/config_impl.go passes to src/stats/ NewStats):
  * - default: `key_value` only where the config names a value (a wildcard
  *   shows its pattern, e.g. `path_/api/*`), `key` where it has none;
  * - detailed_metric or value_to_metric: `key_value` with the request's value

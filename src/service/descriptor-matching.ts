@@ -3,7 +3,9 @@ import type { LimitMatch } from '../core/limit.js';
 import type { RuleSet } from '../core/rule-set.js';
 
 /**
- * Looks every descriptor of a request up (reference §3.1, §3.4): one entry per
+ * Looks every descriptor of a request up (the RuleSet matches as `GetLimit` in
+ * envoyproxy/ratelimit src/config/config_impl.go; `replaces` as
+ * `constructLimitsToCheck` in src/service/ratelimit.go): one entry per
  * descriptor, undefined for no limit. An unknown domain matches nothing.
  *
  * `replaces` is applied after all lookups: the names listed by every matched

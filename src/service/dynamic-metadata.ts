@@ -4,8 +4,9 @@ import type { LimitMatch } from '../core/limit.js';
 type Metadata = Record<string, unknown>;
 
 /**
- * The dynamic metadata struct of a response (RESPONSE_DYNAMIC_METADATA,
- * reference §4.6), as plain JSON-like values, fields in the reference's order:
+ * The dynamic metadata struct of a response (RESPONSE_DYNAMIC_METADATA;
+ * `ratelimitToMetadata` in envoyproxy/ratelimit src/service/ratelimit.go), as
+ * plain JSON-like values, fields in the reference's order:
  * - `domain`;
  * - `descriptors`: per request descriptor `{entries: ["k=v", …], limit?, hitsAddend?}`,
  *   `limit` being the override in protobuf text form and `hitsAddend` present

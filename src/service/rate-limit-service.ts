@@ -38,14 +38,15 @@ export interface RateLimitServiceDeps {
   readonly observers?: readonly DecisionObserver[] | undefined;
 }
 
-/** No limit, replaced, or unknown domain: `{OK}` with nothing else (reference §3.8). */
+/** No limit, replaced, or unknown domain: `{OK}` with nothing else (envoyproxy/ratelimit src/limiter/base_limiter.go). */
 const NO_LIMIT_STATUS: DescriptorStatus = Object.freeze({ code: 'OK', limitRemaining: 0 });
-/** Unlimited: `{OK, limit_remaining 4294967295}`, no current_limit (reference §3.7). */
+/** Unlimited: `{OK, limit_remaining 4294967295}`, no current_limit (envoyproxy/ratelimit src/service/ratelimit.go). */
 const UNLIMITED_STATUS: DescriptorStatus = Object.freeze({ code: 'OK', limitRemaining: UNLIMITED_REMAINING });
 const NO_DECISIONS: readonly CounterDecision[] = Object.freeze([]);
 
 /**
- * ShouldRateLimit, transport-free (reference §3–§4). Over-limit is an answer;
+ * ShouldRateLimit, transport-free (envoyproxy/ratelimit src/service/ratelimit.go).
+ * Over-limit is an answer;
  * failures are typed errors: InvalidArgumentError (bad request),
  * NoConfigError (nothing loaded), BackendUnavailableError (store failed).
  *
@@ -69,8 +70,8 @@ export class RateLimitService {
 
   /**
    * One status per request descriptor, in order; overall OVER_LIMIT when a
-   * non-quota descriptor is over, or every quota descriptor is (reference
-   * §3.6), then forced to OK by global shadow mode.
+   * non-quota descriptor is over, or every quota descriptor is, then forced
+   * to OK by global shadow mode (envoyproxy/ratelimit src/service/ratelimit.go).
    *
    * @throws InvalidArgumentError, NoConfigError, BackendUnavailableError
    */
@@ -151,7 +152,7 @@ export class RateLimitService {
     return new BackendUnavailableError(`${this.store.kind} store failed: ${message}`, error);
   }
 
-  /** Statuses, overall code, headers and metadata from the store's decisions (reference §4). */
+  /** Statuses, overall code, headers and metadata from the store's decisions (envoyproxy/ratelimit src/service/ratelimit.go). */
   private respond(
     req: RateLimitRequest,
     matches: readonly (LimitMatch | undefined)[],
@@ -266,8 +267,8 @@ function decidingLimit(match: LimitMatch, decisions: readonly CounterDecision[],
 }
 
 /**
- * The status of a charged descriptor (reference §4.1) from the decision of
- * its deciding limit (`pick`). A shadow-mode rule answers OK when over,
+ * The status of a charged descriptor (envoyproxy/ratelimit
+ * src/limiter/base_limiter.go) from the decision of its deciding limit (`pick`). A shadow-mode rule answers OK when over,
  * keeping the limit, remaining and reset; overrides from Envoy are never shadowed.
  */
 function limitedStatus(match: LimitMatch, decision: CounterDecision, pick: number): DescriptorStatus {

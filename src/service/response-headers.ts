@@ -5,10 +5,11 @@ import type { ResponseHeaderOptions } from './service-options.js';
 export const NO_HEADERS: readonly HeaderValue[] = Object.freeze([]);
 
 /**
- * The three RateLimit-* headers for the status the service picked (reference
- * §4.7), in the reference's order: limit, remaining, reset. Reset is the
- * picked status's duration_until_reset; for a fixed window that is the
- * reference's `unit_s − now mod unit_s`.
+ * The three RateLimit-* headers for the status the service picked (its
+ * deciding status; envoyproxy/ratelimit src/service/ratelimit.go), in the
+ * reference's order: limit, remaining, reset. Reset is the picked status's
+ * duration_until_reset; for a fixed window that is the reference's
+ * `unit_s − now mod unit_s` (CalculateReset in src/utils/utilities.go).
  * No headers when nothing was picked (no status carries a current_limit).
  */
 export function rateLimitHeaders(

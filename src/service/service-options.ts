@@ -1,6 +1,6 @@
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './request-validation.js';
 
-/** LIMIT_RESPONSE_HEADERS_ENABLED and the header-name settings (reference §4.7). */
+/** LIMIT_RESPONSE_HEADERS_ENABLED and the header-name settings (envoyproxy/ratelimit src/service/ratelimit.go). */
 export interface ResponseHeaderOptions {
   readonly enabled: boolean;
   /** LIMIT_LIMIT_HEADER: the picked limit's requests_per_unit. */
@@ -11,7 +11,10 @@ export interface ResponseHeaderOptions {
   readonly resetHeader: string;
 }
 
-/** How the service answers; every field mirrors a reference setting (names in TSDoc). */
+/**
+ * How the service answers; every field mirrors a setting of envoyproxy/ratelimit
+ * src/settings/settings.go (names in TSDoc). The one definition: Settings reuses it.
+ */
 export interface ServiceOptions {
   /** CACHE_KEY_PREFIX, prepended to every counter key. */
   readonly cacheKeyPrefix: string;
@@ -20,7 +23,7 @@ export interface ServiceOptions {
   /** QUOTA_MODE: every non-unlimited descriptor, matched or not, counts as a quota descriptor. */
   readonly quotaMode: boolean;
   readonly responseHeaders: ResponseHeaderOptions;
-  /** RESPONSE_DYNAMIC_METADATA: return dynamic metadata (reference §4.6). */
+  /** RESPONSE_DYNAMIC_METADATA: return dynamic metadata (envoyproxy/ratelimit src/service/ratelimit.go). */
   readonly dynamicMetadata: boolean;
   readonly requestLimits: RequestLimits;
 }

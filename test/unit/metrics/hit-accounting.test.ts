@@ -9,7 +9,7 @@ describe('nearThreshold', () => {
   });
 });
 
-describe('chargeHits (reference §4.4)', () => {
+describe('chargeHits (envoyproxy/ratelimit src/limiter/base_limiter.go)', () => {
   it('charges an OK hit below the near threshold to within only', () => {
     expect(chargeHits(1, 10, 8, false, 8)).toEqual({ overLimit: 0, nearLimit: 0, withinLimit: 1 });
   });

@@ -25,7 +25,7 @@ function headers(limit: string, remaining: string, reset: string) {
   ];
 }
 
-describe('RateLimitService response headers (reference §4.7)', () => {
+describe('RateLimitService response headers (envoyproxy/ratelimit src/service/ratelimit.go)', () => {
   it('answers the reference example: 10/MINUTE over limit at clock 2222 → 10, 0, 58', async () => {
     const h = harness(rules(), ON);
     h.clock.setSeconds(2222);

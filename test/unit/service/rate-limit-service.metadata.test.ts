@@ -4,7 +4,7 @@ import { descriptor, harness, request } from './service-fixture.js';
 
 const ON = { dynamicMetadata: true };
 
-describe('RateLimitService dynamic metadata (reference §4.6)', () => {
+describe('RateLimitService dynamic metadata (envoyproxy/ratelimit src/service/ratelimit.go)', () => {
   it('is absent when disabled (the default)', async () => {
     const result = await harness(new TestRuleSet().domain('d')).service.shouldRateLimit(
       request('d', [descriptor([['k', 'v']])]),

@@ -9,7 +9,7 @@ const b = descriptor([['b', '1']]);
 const c = descriptor([['c', '1']]);
 const BARE = { code: 'OK', limitRemaining: 0 };
 
-describe('RateLimitService replaces (reference §3.4)', () => {
+describe('RateLimitService replaces (envoyproxy/ratelimit src/service/ratelimit.go)', () => {
   it('drops a replaced rule: bare OK, not charged', async () => {
     const set = new TestRuleSet()
       .add('d', [['a', '1']], { name: 'A', replaces: ['B'] })
@@ -54,7 +54,7 @@ describe('RateLimitService replaces (reference §3.4)', () => {
   });
 });
 
-describe('RateLimitService shadow mode (reference §3.5)', () => {
+describe('RateLimitService shadow mode (envoyproxy/ratelimit src/limiter/base_limiter.go, src/service/ratelimit.go)', () => {
   const set = () =>
     new TestRuleSet()
       .add('d', [['a', '1']], { requestsPerUnit: 0, shadowMode: true })
@@ -82,7 +82,7 @@ describe('RateLimitService shadow mode (reference §3.5)', () => {
   });
 });
 
-describe('RateLimitService quota mode (reference §3.6)', () => {
+describe('RateLimitService quota mode (envoyproxy/ratelimit src/service/ratelimit.go)', () => {
   const set = () =>
     new TestRuleSet()
       .add('d', [['a', '1']], { requestsPerUnit: 0, quotaMode: true })

@@ -14,7 +14,7 @@ const rules = () =>
 const kv = descriptor([['key', 'value']]);
 const KV_LIMIT = { requestsPerUnit: 10, unit: 'MINUTE', name: 'kv' };
 
-describe('RateLimitService statuses (reference §4.1)', () => {
+describe('RateLimitService statuses (envoyproxy/ratelimit src/limiter/base_limiter.go)', () => {
   it('answers a bare OK for a descriptor that matches no rule, without calling the store', async () => {
     const h = harness(rules());
     const result = await h.service.shouldRateLimit(request('d', [descriptor([['other', 'x']])]));
@@ -151,7 +151,7 @@ describe('RateLimitService statuses (reference §4.1)', () => {
   });
 });
 
-describe('RateLimitService hits_addend (reference §4.4)', () => {
+describe('RateLimitService hits_addend (envoyproxy/ratelimit src/utils/utilities.go GetHitsAddends)', () => {
   it('charges 1 when the request hits_addend is 0', async () => {
     const h = harness(rules());
     await h.service.shouldRateLimit(request('d', [kv], 0));
