@@ -22,8 +22,8 @@ import type { CounterStore } from './storage/counter-store.js';
 import { createMemoryBackend } from './storage/memory-backend.js';
 import { LocalOverLimitCache } from './storage/over-limit-cache.js';
 import { createRedisBackend } from './storage/redis/redis-backend.js';
-import { ResilientCounterStore, type ResilientCounterStoreOptions } from './storage/resilient-store.js';
-import { type CallTimer, TimedCounterStore } from './storage/timed-store.js';
+import { ResilientCounterStore } from './storage/resilient-store.js';
+import { TimedCounterStore } from './storage/timed-store.js';
 import { createTracing } from './tracing/create-tracing.js';
 import { TracingCounterStore } from './tracing/tracing-store.js';
 
@@ -72,26 +72,13 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   const metrics = new ServiceMetrics();
   const tracing = createTracing(settings.tracing, { spanProcessor: deps.spanProcessor });
 
+  // 1. Store pipeline: backend → timed → resilient → over-limit cache → traced.
+  //    Only a remote backend (Redis) is timed and guarded; memory and an injected store answer in process.
   const backend = createBackend(settings, deps, (ready) => health.setBackendReady(ready));
-  // Store pipeline: backend → timed → resilient → over-limit cache → traced.
-  // Only a remote backend (Redis) is timed and guarded, and cached when
-  // LOCAL_CACHE_* sizes the cache; memory and an injected store are not.
-  // Tracing wraps whatever is below it when TRACING_ENABLED.
-  const timed = backend.remote ? new TimedCounterStore(backend.store, timeBackendCall(metrics)) : undefined;
-  const resilient = timed && new ResilientCounterStore(resilientOptions(timed, settings, deps));
-  const cache =
-    resilient && settings.resilience.localCacheEntries > 0 ? overLimitCache(resilient, settings) : undefined;
-  const guarded = cache ?? resilient ?? backend.store;
-  const store = tracing === undefined ? guarded : new TracingCounterStore(guarded, tracing);
-  if (resilient !== undefined) {
-    backend.onUp(() => resilient.backendReady());
-    exportResilienceMetrics(metrics, resilient, cache, () => backend.status().connected);
-  }
-  const backendStatus = (): BackendStatus =>
-    resilient === undefined
-      ? backend.status()
-      : { ...backend.status(), circuit: resilient.breakerState(), failureMode: resilient.failureMode };
+  const guarded = backend.remote ? guardRemote(backend, settings, deps, metrics) : unguarded(backend);
+  const store = tracing === undefined ? guarded.store : new TracingCounterStore(guarded.store, tracing);
 
+  // 2. Rules pipeline: config source → RuleSet decorator (the adaptive module's slot; none yet) → service.
   const configSource = new ConfigSource({
     roots: [...settings.configPaths],
     ignoreDotfiles: settings.runtimeIgnoreDotfiles,
@@ -104,12 +91,16 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       if (outcome.ok) health.setConfigDomains(outcome.config.domains().length);
     },
   });
-  // rules pipeline: config source → RuleSet decorator (the adaptive module's slot; none yet) → service
+  const rules = decoratedRules(() => configSource.current(), undecorated);
+
+  // 3. Observers: every decision and failure goes to each, in order (per-rule metrics; adaptive next).
+  const observers = [metrics.ruleStats(settings.nearLimitRatio)];
+
   const service = new RateLimitService({
-    rules: decoratedRules(() => configSource.current(), undecorated),
+    rules,
     store,
     clock,
-    observers: [metrics.ruleStats(settings.nearLimitRatio)],
+    observers,
     options: serviceOptionsOf(settings),
   });
   const grpcServer = createGrpcServer({
@@ -126,7 +117,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     handler: service,
     authOverLimitStatus: settings.authOverLimitStatus,
     isServing: () => health.isServing(),
-    healthDetail: () => healthDetail(health, backendStatus(), configSource.current()?.domains().length),
+    healthDetail: () => healthDetail(health, guarded.status(), configSource.current()?.domains().length),
     logger,
     metrics:
       podExpose === undefined
@@ -197,34 +188,58 @@ function createBackend(settings: Settings, deps: AppDeps, setReady: ReadyListene
   return createMemoryBackend({ stopIncrementWhenOverLimit, clock, logger, setReady });
 }
 
-/** The backend call histogram, by backend kind and outcome. */
-function timeBackendCall(metrics: ServiceMetrics): CallTimer {
-  return (kind, outcome, seconds) => metrics.backendCall(kind, outcome, seconds);
+/** A store and what /healthcheck?detail says about it. */
+interface GuardedStore {
+  readonly store: CounterStore;
+  status(): BackendStatus;
 }
 
-/** BACKEND_TIMEOUT, CIRCUIT_BREAKER_* and FAILURE_MODE around `primary`. */
-function resilientOptions(
-  primary: CounterStore,
+function unguarded(backend: Backend): GuardedStore {
+  return { store: backend.store, status: () => backend.status() };
+}
+
+/**
+ * A remote backend's decorators, inside out: timed (backend call histogram),
+ * resilient (BACKEND_TIMEOUT, CIRCUIT_BREAKER_*, FAILURE_MODE), then the local
+ * over-limit cache when LOCAL_CACHE_* sizes it.
+ */
+function guardRemote(
+  backend: Backend,
   settings: Settings,
   deps: AppDeps,
-): ResilientCounterStoreOptions {
+  metrics: ServiceMetrics,
+): GuardedStore {
   const { resilience } = settings;
-  return {
-    primary,
+  const stopIncrementWhenOverLimit = settings.stopCacheKeyIncrementWhenOverlimit;
+  const timed = new TimedCounterStore(backend.store, (kind, outcome, seconds) =>
+    metrics.backendCall(kind, outcome, seconds),
+  );
+  const resilient = new ResilientCounterStore({
+    primary: timed,
     clock: deps.clock,
     failureMode: resilience.failureMode,
     timeoutMs: resilience.backendTimeoutMs,
     breaker: resilience.breaker,
-    stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
+    stopIncrementWhenOverLimit,
     logger: deps.logger,
-  };
-}
-
-/** LOCAL_CACHE_SIZE_IN_BYTES / LOCAL_CACHE_ENTRIES: over-limit answers kept in front of `inner`. */
-function overLimitCache(inner: CounterStore, settings: Settings): LocalOverLimitCache {
-  return new LocalOverLimitCache({
-    inner,
-    maxEntries: settings.resilience.localCacheEntries,
-    stopIncrementWhenOverLimit: settings.stopCacheKeyIncrementWhenOverlimit,
   });
+  const cache =
+    resilience.localCacheEntries > 0
+      ? new LocalOverLimitCache({
+          inner: resilient,
+          maxEntries: resilience.localCacheEntries,
+          stopIncrementWhenOverLimit,
+        })
+      : undefined;
+  // Redis became reachable again: the breaker probes at once instead of waiting out its backoff
+  backend.onUp(() => resilient.backendReady());
+  exportResilienceMetrics(metrics, resilient, cache, () => backend.status().connected);
+  return {
+    store: cache ?? resilient,
+    status: () => ({
+      ...backend.status(),
+      circuit: resilient.breakerState(),
+      failureMode: resilient.failureMode,
+    }),
+  };
 }
