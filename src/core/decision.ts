@@ -31,7 +31,7 @@ export interface RateLimitResult {
   readonly responseHeadersToAdd: readonly HeaderValue[];
   /**
    * The status client-facing rate limit headers describe, one of `statuses`:
-   * the gRPC RateLimit-* headers and /auth's X-RateLimit-* and Retry-After.
+   * the gRPC RateLimit-* headers and /auth's X-RateLimit-*.
    * The reference's pick (envoyproxy/ratelimit src/service/ratelimit.go):
    * among statuses with a current_limit the one with the least
    * limit_remaining, the first on ties, except that every non-quota
@@ -40,6 +40,14 @@ export interface RateLimitResult {
    * response headers are enabled; not itself sent on the wire.
    */
   readonly decidingStatus?: DescriptorStatus | undefined;
+  /**
+   * On OVER_LIMIT, whole seconds until this request would be admitted with no
+   * other traffic (/auth's Retry-After): the latest reset among the non-quota
+   * statuses over, or, when only quotas reject it, the earliest among those (one
+   * freeing up admits it). It can exceed the deciding status's reset: retrying
+   * when that one frees up would still be refused by another. Undefined on OK.
+   */
+  readonly retryAfterSeconds?: number | undefined;
   /** Present only when RESPONSE_DYNAMIC_METADATA is on. */
   readonly dynamicMetadata?: Readonly<Record<string, unknown>> | undefined;
 }

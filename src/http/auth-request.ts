@@ -85,8 +85,9 @@ export interface AuthResponse {
  * The decision as status + headers: 200 when allowed, `overLimitStatus` when
  * over, with X-RateLimit-Limit/Remaining/Reset (Reset in seconds from now) of
  * the service's deciding status (RateLimitResult.decidingStatus, the one the
- * gRPC RateLimit-* headers describe) and, when over, Retry-After in whole
- * seconds. `responseHeadersToAdd` of the result are passed along unless their
+ * gRPC RateLimit-* headers describe) and, when over, Retry-After: the
+ * service's retryAfterSeconds, when the whole request would pass (which can be
+ * later than the deciding status's reset). `responseHeadersToAdd` of the result are passed along unless their
  * name collides with ours.
  */
 export function authResponseFor(result: RateLimitResult, overLimitStatus: number): AuthResponse {
@@ -99,8 +100,10 @@ export function authResponseFor(result: RateLimitResult, overLimitStatus: number
     setHeader(headers, 'X-RateLimit-Remaining', String(deciding.limitRemaining));
     if (deciding.durationUntilResetSeconds !== undefined) {
       setHeader(headers, 'X-RateLimit-Reset', String(deciding.durationUntilResetSeconds));
-      if (over) setHeader(headers, 'Retry-After', String(deciding.durationUntilResetSeconds));
     }
+  }
+  if (over && result.retryAfterSeconds !== undefined) {
+    setHeader(headers, 'Retry-After', String(result.retryAfterSeconds));
   }
   return { status: over ? overLimitStatus : 200, headers };
 }

@@ -170,6 +170,10 @@ export class RateLimitService {
     // current_limit (first on ties), but every non-quota OVER_LIMIT overrides it.
     let picked: DescriptorStatus | undefined;
     let pickedRemaining = UNLIMITED_REMAINING;
+    // RateLimitResult.retryAfterSeconds: the latest reset among non-quota statuses over,
+    // the earliest among quota statuses over (used only when every quota is over)
+    let latestOverReset = 0;
+    let earliestQuotaReset = Number.POSITIVE_INFINITY;
     for (let i = 0; i < matches.length; i++) {
       const match = matches[i];
       if (match?.rule.unlimited) {
@@ -203,24 +207,32 @@ export class RateLimitService {
       const quota = quotaMode || (match?.rule.quotaMode === true && !match.fromOverride);
       if (quota) quotaTotal++;
       const over = status.code === 'OVER_LIMIT';
-      if (over && quota) overQuotas++;
-      else if (over) {
+      if (over && quota) {
+        overQuotas++;
+        earliestQuotaReset = Math.min(earliestQuotaReset, status.durationUntilResetSeconds ?? 0);
+      } else if (over) {
         overRateLimits++;
         picked = status;
         pickedRemaining = 0;
+        latestOverReset = Math.max(latestOverReset, status.durationUntilResetSeconds ?? 0);
       }
       if (passed !== undefined) passed[i] = !over;
     }
     const over = overRateLimits > 0 || (quotaTotal > 0 && overQuotas === quotaTotal);
     const overallCode: Code = over && !shadowMode ? 'OVER_LIMIT' : 'OK';
+    const retryAfterSeconds =
+      overallCode === 'OK' ? undefined : overRateLimits > 0 ? latestOverReset : earliestQuotaReset;
     const limitHeaders = responseHeaders.enabled ? rateLimitHeaders(picked, responseHeaders) : NO_HEADERS;
     const responseHeadersToAdd = withDegradedHeader(limitHeaders, decisions);
-    if (passed === undefined) return { overallCode, statuses, responseHeadersToAdd, decidingStatus: picked };
+    const decidingStatus = picked;
+    if (passed === undefined)
+      return { overallCode, statuses, responseHeadersToAdd, decidingStatus, retryAfterSeconds };
     return {
       overallCode,
       statuses,
       responseHeadersToAdd,
-      decidingStatus: picked,
+      decidingStatus,
+      retryAfterSeconds,
       dynamicMetadata: dynamicMetadata(req, matches, passed),
     };
   }

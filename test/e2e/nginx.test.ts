@@ -177,6 +177,7 @@ describe('/auth as gateways see it', () => {
     statuses: [overStatus],
     responseHeadersToAdd: [],
     decidingStatus: overStatus,
+    retryAfterSeconds: 17,
   };
   let server: Server | undefined;
 

@@ -202,6 +202,16 @@ descriptors:
     expect(over.headers.get('x-ratelimit-limit')).toBe(over.headers.get('ratelimit-limit'));
     expect(over.headers.get('x-ratelimit-remaining')).toBe('0');
     expect(over.headers.get('x-ratelimit-reset')).toBe(over.headers.get('ratelimit-reset'));
-    expect(Number(over.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    // Retry-After is when the whole request passes: not before plan (1/hour) frees up
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(
+      Number(over.headers.get('x-ratelimit-reset')),
+    );
+    const json = await fetch(`${server?.httpUrl}/json`, {
+      method: 'POST',
+      body: JSON.stringify({ domain: 'shop', descriptors: [{ entries: [{ key: 'plan', value: 'free' }] }] }),
+    }).then((response) => response.json() as Promise<{ statuses: { durationUntilReset: string }[] }>);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(
+      Number.parseInt(json.statuses[0]?.durationUntilReset ?? '', 10) - 1,
+    );
   });
 });

@@ -156,12 +156,18 @@ describe('authResponseFor', () => {
     });
     expect(authResponseFor(result([over(5, 20), over(3, 40)], 0), 429).headers).toMatchObject({
       'X-RateLimit-Limit': '5',
-      'Retry-After': '20',
+      'X-RateLimit-Reset': '20',
     });
   });
 
+  it("takes Retry-After from the service's retryAfterSeconds: when the whole request would pass", () => {
+    // the deciding status frees up in 20 s, but another limit still refuses until 40 s
+    const response = authResponseFor(result([over(5, 20), over(3, 40)], 0, { retryAfterSeconds: 40 }), 429);
+    expect(response.headers).toMatchObject({ 'X-RateLimit-Reset': '20', 'Retry-After': '40' });
+  });
+
   it('answers the configured status with Retry-After in whole seconds when over the limit', () => {
-    expect(authResponseFor(result([ok(5, 10, 30), over(3, 42)], 1), 429)).toEqual({
+    expect(authResponseFor(result([ok(5, 10, 30), over(3, 42)], 1, { retryAfterSeconds: 42 }), 429)).toEqual({
       status: 429,
       headers: {
         'X-RateLimit-Limit': '3',

@@ -133,3 +133,33 @@ describe('RateLimitService deciding status (the status the headers describe)', (
     expect(result.decidingStatus).toBeUndefined();
   });
 });
+
+describe('RateLimitService retryAfterSeconds (when the whole request would be admitted)', () => {
+  it('is the latest reset of the non-quota statuses over, not the deciding status', async () => {
+    const h = harness(rules());
+    h.clock.setSeconds(3600 * 10 + 600);
+    await repeat(h, request('d', [tight, minute]), 10);
+    const result = await h.service.shouldRateLimit(request('d', [tight, minute]));
+    // the deciding status (minute, the last one over) frees up in 60 s; tight (3/hour) in 3000 s
+    expect(result.decidingStatus?.durationUntilResetSeconds).toBe(60);
+    expect(result.retryAfterSeconds).toBe(3000);
+  });
+
+  it('is undefined when the request is admitted', async () => {
+    const h = harness(rules());
+    const result = await h.service.shouldRateLimit(request('d', [minute, hour]));
+    expect(result.overallCode).toBe('OK');
+    expect(result.retryAfterSeconds).toBeUndefined();
+  });
+
+  it('is the earliest reset of the quota statuses when only quotas are over (one freeing up admits it)', async () => {
+    const quotaRules = new TestRuleSet()
+      .add('d', [['q', '1']], { requestsPerUnit: 0, unit: 'DAY', quotaMode: true })
+      .add('d', [['r', '1']], { requestsPerUnit: 0, unit: 'MINUTE', quotaMode: true });
+    const h = harness(quotaRules);
+    h.clock.setSeconds(86_400 * 3 + 600);
+    const result = await h.service.shouldRateLimit(request('d', [quota, descriptor([['r', '1']])]));
+    expect(result.overallCode).toBe('OVER_LIMIT');
+    expect(result.retryAfterSeconds).toBe(60);
+  });
+});
