@@ -1,6 +1,6 @@
-import type { ServiceMetrics } from './metrics/service-metrics.js';
-import type { LocalOverLimitCache } from './storage/over-limit-cache.js';
-import type { ResilientCounterStore } from './storage/resilient-store.js';
+import type { LocalOverLimitCache } from '../storage/over-limit-cache.js';
+import type { ResilientCounterStore } from '../storage/resilient-store.js';
+import type { ServiceMetrics } from './service-metrics.js';
 
 /**
  * Pull-based: the stores keep their own counts and state; Prometheus copies
