@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= deploy/config
 
-.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e bench-store bench bench-quick bench-memory bench-soak bench-ladder clean
+.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e fuzz bench-store bench bench-quick bench-memory bench-soak bench-ladder clean
 
 help:
 	@echo "make run    install, build and start the service (memory backend, $(CONFIG))"
@@ -54,6 +54,11 @@ test-e2e: build system-deps
 
 test: deps system-deps build lint typecheck circular
 	npx vitest run
+
+# The fuzzers of test/fuzz (requests, YAML, /json, /auth) for FUZZ_SECONDS each (default 60);
+# `make test` runs them for a few seconds each.
+fuzz: build system-deps
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} npx vitest run test/fuzz
 
 # Redis store throughput vs redis-benchmark on the same Redis (prints a table; ~1 minute).
 bench-store: gen system-deps
