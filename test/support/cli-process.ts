@@ -44,6 +44,11 @@ export interface ServeProcess {
 export interface CliLocation {
   readonly cli: string;
   readonly cwd?: string | undefined;
+  /**
+   * Runs the CLI under this `ulimit -n` (open files), soft and hard: Node raises
+   * its soft limit to the hard one at startup, so a soft limit alone changes nothing.
+   */
+  readonly openFileLimit?: number | undefined;
 }
 
 /** How long `startServeProcess` waits for the ready log line before it kills the process. */
@@ -61,9 +66,13 @@ export function startServeProcess(
   readyMessage = 'listening',
   location: CliLocation = { cli: CLI },
 ): Promise<ServeProcess> {
+  const argv = [location.cli, 'serve', '--grpc-port', '0', '--http-port', '0', '--debug-port', '0', ...args];
+  const limit = location.openFileLimit;
   const child = spawn(
-    process.execPath,
-    [location.cli, 'serve', '--grpc-port', '0', '--http-port', '0', '--debug-port', '0', ...args],
+    limit === undefined ? process.execPath : 'bash',
+    limit === undefined
+      ? argv
+      : ['-c', `ulimit -n ${Math.trunc(limit)} && exec "$0" "$@"`, process.execPath, ...argv],
     {
       cwd: location.cwd,
       env: { ...process.env, GRPC_HOST: '127.0.0.1', HOST: '127.0.0.1', DEBUG_HOST: '127.0.0.1', ...env },
