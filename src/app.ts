@@ -3,18 +3,23 @@ import { HealthImplementation } from 'grpc-health-check';
 import { buildConfig } from './config/rules/build-config.js';
 import { type Settings, serviceOptionsOf } from './config/settings/settings.js';
 import { ConfigSource } from './config/source/config-source.js';
+import { guardHttpServer, httpServerOptions } from './connections/http-limits.js';
+import { createPortGuards } from './connections/port-guards.js';
 import type { Clock } from './core/clock.js';
 import { InitialConfigError } from './core/errors.js';
 import { undecorated } from './core/rule-set.js';
+import { connectionCallTracking } from './grpc/call-tracking.js';
+import { createGrpcListener } from './grpc/grpc-listener.js';
 import { createGrpcServer } from './grpc/grpc-server.js';
 import { type BackendStatus, healthDetail } from './health/health-detail.js';
 import { HealthState } from './health/health-state.js';
 import { createDebugServer } from './http/debug-server.js';
 import { createHttpServer } from './http/http-server.js';
 import type { Logger } from './log/logger.js';
+import { exportConnectionMetrics } from './metrics/connection-metrics.js';
 import { exportResilienceMetrics } from './metrics/resilience-metrics.js';
 import { type MetricsExposition, ServiceMetrics } from './metrics/service-metrics.js';
-import { bindGrpc, closeHttp, listen, shutdownGrpc } from './server-lifecycle.js';
+import { closeHttp, listen, shutdownGrpc } from './server-lifecycle.js';
 import { decoratedRules } from './service/decorated-rules.js';
 import { RateLimitService } from './service/rate-limit-service.js';
 import { type Backend, createStoreBackend, type ReadyListener } from './storage/backend.js';
@@ -103,15 +108,23 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     observers,
     options: serviceOptionsOf(settings),
   });
+  // 4. Listeners: each port's connections under a guard (cap, eviction, handshake deadline).
+  const guards = createPortGuards(settings.connections, clock, logger);
+  exportConnectionMetrics(metrics, guards);
   const grpcServer = createGrpcServer({
     handler: service,
     health: grpcHealth,
     logger,
     maxConnectionAgeMs: settings.grpcMaxConnectionAgeMs,
     maxConnectionAgeGraceMs: settings.grpcMaxConnectionAgeGraceMs,
+    maxConnectionIdleMs: settings.connections.grpcMaxConnectionIdleMs,
+    maxConcurrentStreams: settings.connections.grpcMaxConcurrentStreams,
+    interceptors: [connectionCallTracking(guards.grpc)],
     onCall: (method, seconds) => metrics.grpcCall(method, seconds),
     tracing,
   });
+  const grpcListener = createGrpcListener(grpcServer, guards.grpc);
+  const serverOptions = httpServerOptions(settings.connections);
   const podExpose = deps.podMetrics?.(metrics);
   const httpServer = createHttpServer({
     handler: service,
@@ -123,8 +136,14 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       podExpose === undefined
         ? metrics
         : { expose: podExpose, httpCall: (route, code, seconds) => metrics.httpCall(route, code, seconds) },
+    serverOptions,
   });
-  const debugServer = createDebugServer({ describeConfig: () => configSource.current()?.describe() });
+  guardHttpServer(httpServer, guards.http);
+  const debugServer = createDebugServer({
+    describeConfig: () => configSource.current()?.describe(),
+    serverOptions,
+  });
+  guardHttpServer(debugServer, guards.debug);
   health.onChange((serving) =>
     logger.info({ serving, reasons: health.reasons() }, serving ? 'health: SERVING' : 'health: NOT_SERVING'),
   );
@@ -140,7 +159,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       configSource.watch();
       await backend.start();
       const ports = {
-        grpcPort: await bindGrpc(grpcServer, settings.grpcHost, settings.grpcPort),
+        grpcPort: await listen(grpcListener, settings.grpcHost, settings.grpcPort),
         httpPort: await listen(httpServer, settings.httpHost, settings.httpPort),
         debugPort: await listen(debugServer, settings.debugHost, settings.debugPort),
       };
@@ -151,10 +170,11 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       health.setDraining();
       logger.info({ graceMs: settings.shutdownGraceMs }, 'shutting down: finishing in-flight calls');
       await Promise.all([
-        shutdownGrpc(grpcServer, settings.shutdownGraceMs),
+        shutdownGrpc(grpcServer, grpcListener, settings.shutdownGraceMs),
         closeHttp(httpServer, settings.shutdownGraceMs),
         closeHttp(debugServer, settings.shutdownGraceMs),
       ]);
+      for (const guard of Object.values(guards)) guard.stop();
       await configSource.close();
       await store.close();
       await backend.stop();

@@ -1,5 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { Server, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import {
+  Server,
+  type ServerInterceptor,
+  type ServerOptions,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { type HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
@@ -28,6 +34,12 @@ export interface GrpcServerOptions {
   /** Server keepalive (GRPC_MAX_CONNECTION_AGE / _GRACE), ms. */
   readonly maxConnectionAgeMs: number;
   readonly maxConnectionAgeGraceMs: number;
+  /** GOAWAY to a connection with no call for this long, ms (GRPC_MAX_CONNECTION_IDLE); 0 = never. */
+  readonly maxConnectionIdleMs?: number | undefined;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (GRPC_MAX_CONCURRENT_STREAMS); unset: unlimited. */
+  readonly maxConcurrentStreams?: number | undefined;
+  /** Run around every call, of every service (the connection guard's call tracking). */
+  readonly interceptors?: readonly ServerInterceptor[] | undefined;
   /** Called once per ShouldRateLimit call (errors included) with the method name and its duration in seconds. */
   readonly onCall?: ((method: string, seconds: number) => void) | undefined;
   /** When set (tracing on), each ShouldRateLimit call gets a server span; undefined adds no work per call. */
@@ -45,6 +57,7 @@ export function createGrpcServer(options: GrpcServerOptions): Server {
   const server = new Server({
     'grpc.max_connection_age_ms': options.maxConnectionAgeMs,
     'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs,
+    ...connectionOptions(options),
   });
   server.addService(RATE_LIMIT_SERVICE_DEFINITION, {
     shouldRateLimit: shouldRateLimitHandler(options.handler, options.logger, options.onCall, options.tracing),
@@ -52,6 +65,18 @@ export function createGrpcServer(options: GrpcServerOptions): Server {
   options.health.addToServer(server);
   new ReflectionService(reflectionPackage()).addToServer(server);
   return server;
+}
+
+/** grpc-js options for the optional connection bounds; an absent one keeps grpc-js's default. */
+function connectionOptions(options: GrpcServerOptions): ServerOptions {
+  const extra: ServerOptions = {};
+  // grpc-js reads 0 as "idle at once": 0 here means never, i.e. leave the option out
+  if (options.maxConnectionIdleMs) extra['grpc.max_connection_idle_ms'] = options.maxConnectionIdleMs;
+  if (options.maxConcurrentStreams !== undefined) {
+    extra['grpc.max_concurrent_streams'] = options.maxConcurrentStreams;
+  }
+  if (options.interceptors !== undefined) extra.interceptors = [...options.interceptors];
+  return extra;
 }
 
 function shouldRateLimitHandler(

@@ -1,15 +1,17 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 
 export interface DebugServerOptions {
   /** /rlconfig lines of the current config, or undefined when none is loaded. */
   readonly describeConfig: () => readonly string[] | undefined;
+  /** node:http listener options (timeouts, largest request head). */
+  readonly serverOptions?: ServerOptions | undefined;
 }
 
 const INDEX = ['/rlconfig: the loaded rate limits, one per line, sorted', '/healthcheck: see port 8080'];
 
 /** The debug/admin port (6070 in the reference): `/` lists endpoints, `/rlconfig` dumps the limits. */
 export function createDebugServer(options: DebugServerOptions): Server {
-  return createServer((req, res) => {
+  return createServer(options.serverOptions ?? {}, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     let status = 200;
     let body: string;

@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import type { RateLimitResult } from '../core/decision.js';
 import type { RateLimitRequest } from '../core/descriptor.js';
 import { InvalidArgumentError } from '../core/errors.js';
@@ -22,6 +28,8 @@ export interface HttpServerOptions {
   readonly maxBodyBytes?: number;
   /** Status of an over-limit answer on /auth (AUTH_REQUEST_OVER_LIMIT_STATUS); default 403, what nginx auth_request needs. */
   readonly authOverLimitStatus?: number;
+  /** node:http listener options (timeouts, largest request head); connections/http-limits.ts builds them. */
+  readonly serverOptions?: ServerOptions | undefined;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1_048_576;
@@ -37,7 +45,7 @@ const ROUTES: ReadonlySet<string> = new Set(['/json', '/auth', '/healthcheck', '
  */
 export function createHttpServer(options: HttpServerOptions): Server {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  return createServer((req, res) => {
+  return createServer(options.serverOptions ?? {}, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const metrics = options.metrics;
     if (metrics !== undefined) {

@@ -69,6 +69,21 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionsClosed = new Counter({
+    name: 'ratelimit_connections_closed_total',
+    help: 'Connections the connection limits closed, by port (grpc, http, debug) and reason (refused: new connection at the cap with every connection busy; evicted: idle connection displaced at the cap; handshake_timeout)',
+    labelNames: ['port', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly connectionsOpen = new Gauge({
+    name: 'ratelimit_connections_open',
+    help: 'Open connections by port (grpc, http, debug); read at scrape time',
+    labelNames: ['port'] as const,
+    // connections of every worker add up to the pod's
+    aggregator: 'sum',
+    registers: [this.registry],
+  });
+
   /** gRPC calls by method, counted in plain numbers per call and published when read. */
   /** The response-time series per method; its count is also the method's call count. */
   private readonly grpcTimes = new Map<string, HistogramSeries>();

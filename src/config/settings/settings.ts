@@ -7,6 +7,7 @@ import {
   type ResponseHeaderOptions,
   type ServiceOptions,
 } from '../../service/service-options.js';
+import { type ConnectionSettings, loadConnectionSettings } from './connection-settings.js';
 import { loadRedisSettings, type RedisSettings } from './redis-settings.js';
 import { loadResilienceSettings, type ResilienceSettings } from './resilience-settings.js';
 import {
@@ -89,6 +90,8 @@ export interface Settings {
   /** gRPC server keepalive, ms (GRPC_MAX_CONNECTION_AGE / _GRACE). */
   readonly grpcMaxConnectionAgeMs: number;
   readonly grpcMaxConnectionAgeGraceMs: number;
+  /** Per-port connection caps, handshake and idle timeouts, HTTP/2 streams, header sizes (connection-settings.ts). */
+  readonly connections: ConnectionSettings;
   /** How long in-flight calls may run after SIGTERM before connections are cut. */
   readonly shutdownGraceMs: number;
   /** Debounce of config file events before a reload. */
@@ -232,6 +235,7 @@ export function loadSettings(
     },
     grpcMaxConnectionAgeMs: read('GRPC_MAX_CONNECTION_AGE', 86_400_000, parseDurationMs),
     grpcMaxConnectionAgeGraceMs: read('GRPC_MAX_CONNECTION_AGE_GRACE', 3_600_000, parseDurationMs),
+    connections: loadConnectionSettings(env),
     shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', 10_000, parseDurationMs),
     configReloadDebounceMs: read('CONFIG_RELOAD_DEBOUNCE', 250, parseDurationMs),
     workers: parseWorkers(flags.workers, env, backend, system),
