@@ -90,5 +90,9 @@ describe(`a flood of idle connections under ulimit -n ${FILE_LIMIT}`, () => {
 
     expect(await isRunning(pid)).toBe(true);
     expect(await openFiles(pid)).toBeLessThan(FILE_LIMIT);
+    // the newcomers displaced idle connections: counted, never an error
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const evicted = /ratelimit_connections_closed_total\{port="grpc",reason="evicted"\} (\d+)/.exec(metrics);
+    expect(Number(evicted?.[1])).toBeGreaterThan(0);
   }, 60_000);
 });
