@@ -1,4 +1,4 @@
-import { type ClientHttp2Session, connect as connectHttp2 } from 'node:http2';
+import { type ClientHttp2Session, connect as connectHttp2, constants } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RateLimitResponse_Code as Code } from '../../src/gen/envoy/service/ratelimit/v3/rls.js';
@@ -144,6 +144,32 @@ describe('max concurrent streams (GRPC_MAX_CONCURRENT_STREAMS)', () => {
     store.release();
     const answers = await Promise.all(calls);
     expect(answers.every((answer) => answer.overallCode === Code.OK)).toBe(true);
+  });
+});
+
+describe('header list size', () => {
+  it("resets a gRPC stream whose headers exceed Node's 64 KiB with REFUSED_STREAM, and keeps serving", async () => {
+    server = await startServer({ config: CONFIG });
+    const session = await http2Session(server.grpcAddress);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/grpc.health.v1.Health/Check',
+      'content-type': 'application/grpc',
+      'x-big': 'x'.repeat(70_000),
+    });
+    stream.on('error', () => {});
+    stream.end(Buffer.alloc(5));
+    stream.resume();
+    await new Promise((resolve) => stream.once('close', resolve));
+    expect(stream.rstCode).toBe(constants.NGHTTP2_REFUSED_STREAM);
+    expect(await client(server.grpcAddress).shouldRateLimit(ASK)).toMatchObject({ overallCode: Code.OK });
+  });
+
+  it('answers 431 to an HTTP request head over HTTP_MAX_HEADER_SIZE', async () => {
+    server = await startServer({ config: CONFIG, env: { HTTP_MAX_HEADER_SIZE: '2048' } });
+    const response = await fetch(`${server.httpUrl}/healthcheck`, { headers: { 'x-big': 'x'.repeat(4_000) } });
+    expect(response.status).toBe(431);
+    expect((await fetch(`${server.httpUrl}/healthcheck`)).status).toBe(200);
   });
 });
 
