@@ -7,6 +7,8 @@ import { type MetricsSource, PodMetricsAggregation } from '../../../src/workers/
 const GAUGE_AGGREGATORS: Readonly<Record<string, string>> = {
   ratelimit_backend_circuit_open: 'max',
   ratelimit_backend_connected: 'min',
+  // open connections of every worker add up to the pod's
+  ratelimit_connections_open: 'sum',
 };
 
 /** A worker that answers a collection with `metrics`' snapshot (or not at all). */
