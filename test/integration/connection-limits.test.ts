@@ -167,7 +167,9 @@ describe('header list size', () => {
 
   it('answers 431 to an HTTP request head over HTTP_MAX_HEADER_SIZE', async () => {
     server = await startServer({ config: CONFIG, env: { HTTP_MAX_HEADER_SIZE: '2048' } });
-    const response = await fetch(`${server.httpUrl}/healthcheck`, { headers: { 'x-big': 'x'.repeat(4_000) } });
+    const response = await fetch(`${server.httpUrl}/healthcheck`, {
+      headers: { 'x-big': 'x'.repeat(4_000) },
+    });
     expect(response.status).toBe(431);
     expect((await fetch(`${server.httpUrl}/healthcheck`)).status).toBe(200);
   });
@@ -202,6 +204,25 @@ describe('connection cap (GRPC_MAX_CONNECTIONS, HTTP_MAX_CONNECTIONS)', () => {
     expect(await metricsText(server.httpUrl)).toMatch(
       /ratelimit_connections_closed_total\{port="grpc",reason="refused"\} 1/,
     );
+  });
+
+  it('refuses a new HTTP connection while the only one is busy, and serves again after', async () => {
+    const store = new GatedStore();
+    server = await startServer({
+      config: CONFIG,
+      store,
+      env: { HTTP_MAX_CONNECTIONS: '1', CONNECTION_EVICTION_MIN_IDLE: '0' },
+    });
+    store.hold();
+    const busy = fetch(`${server.httpUrl}/json`, { method: 'POST', body: JSON.stringify(ASK) });
+    await expect.poll(() => store.started, { timeout: 3_000 }).toBe(1);
+    const newcomer = await silent(portOf(server.httpUrl));
+    expect(await closedWithin(newcomer, 1_000)).toBeLessThan(500);
+    store.release();
+    expect((await busy).status).toBe(200);
+    // the scrape's new connection displaces the now idle one (CONNECTION_EVICTION_MIN_IDLE 0)
+    const text = await metricsText(server.httpUrl);
+    expect(text).toMatch(/ratelimit_connections_closed_total\{port="http",reason="refused"\} 1/);
   });
 
   it('answers /healthcheck on a new connection when idle connections fill the HTTP port', async () => {
