@@ -1,9 +1,10 @@
 import { isMap } from 'yaml';
 import type { ConfigProblem } from '../../core/errors.js';
+import { type ConfigLimits, DEFAULT_CONFIG_LIMITS } from './config-limits.js';
 import { readFields } from './config-schema.js';
 import { type DomainTree, newDomainTree } from './config-tree.js';
 import { loadDescriptors } from './load-descriptors.js';
-import { RateLimitConfig } from './rate-limit-config.js';
+import { configFromTrees, type RateLimitConfig } from './rate-limit-config.js';
 import { fieldAt, fieldOrAt, readString } from './yaml-fields.js';
 import { isEmptyNode, parseYamlFile, report, type YamlFile } from './yaml-file.js';
 import { describeFound, offsetOf } from './yaml-nodes.js';
@@ -14,8 +15,18 @@ export interface ConfigFile {
   content: string;
 }
 
-/** A built config, or every problem found in the files. */
-export type BuildResult = { ok: true; config: RateLimitConfig } | { ok: false; problems: ConfigProblem[] };
+/**
+ * A built config, or the problems found in the files: the first `maxProblems` of them (in
+ * file, then position order) and, in `problemCount`, how many there were in all.
+ */
+export type BuildResult =
+  | { ok: true; config: RateLimitConfig }
+  | { ok: false; problems: ConfigProblem[]; problemCount?: number };
+
+/** Like {@link BuildResult}, with the domain trees not yet made into a config. */
+export type TreesResult =
+  | { ok: true; trees: DomainTree[] }
+  | { ok: false; problems: ConfigProblem[]; problemCount: number };
 
 /**
  * Builds the rate limit config from YAML files, validating them as envoyproxy/ratelimit
@@ -27,17 +38,37 @@ export type BuildResult = { ok: true; config: RateLimitConfig } | { ok: false; p
  *   `mergeDomains` a domain's wildcards keep this order across files.
  * @param options.mergeDomains `MERGE_DOMAIN_CONFIG`: files with the same domain add their
  *   descriptors to it (a descriptor identity repeated across them is still an error).
+ * @param limits alias expansion and problem list bounds (the size and file count are the
+ *   reader's: config-files.ts).
  */
-export function buildConfig(files: readonly ConfigFile[], options: { mergeDomains: boolean }): BuildResult {
+export function buildConfig(
+  files: readonly ConfigFile[],
+  options: { mergeDomains: boolean },
+  limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
+): BuildResult {
+  const built = buildTrees(files, options, limits);
+  return built.ok ? { ok: true, config: configFromTrees(built.trees) } : built;
+}
+
+/** {@link buildConfig} up to the domain trees (a loader thread sends them on in compact form). */
+export function buildTrees(
+  files: readonly ConfigFile[],
+  options: { mergeDomains: boolean },
+  limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
+): TreesResult {
   const domains = new Map<string, DomainTree>();
   const problems: ConfigProblem[] = [];
+  let problemCount = 0;
   for (const { path, content } of files) {
-    const parsed = parseYamlFile(path, content);
+    const parsed = parseYamlFile(path, content, limits);
     if (parsed.ok) loadFile(parsed.file, parsed.root, domains, options.mergeDomains);
-    problems.push(...byPosition(parsed.file.problems));
+    problemCount += parsed.file.problemCount;
+    for (const p of byPosition(parsed.file.problems)) {
+      if (problems.length < limits.maxProblems) problems.push(p);
+    }
   }
-  if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, config: new RateLimitConfig(domains.values()) };
+  if (problemCount > 0) return { ok: false, problems, problemCount };
+  return { ok: true, trees: [...domains.values()] };
 }
 
 function loadFile(

@@ -21,6 +21,53 @@ export interface DomainSummary {
 const NONE: readonly string[] = Object.freeze([]);
 
 /**
+ * What a {@link RateLimitConfig} is made of: the frozen root level of each domain, the
+ * summaries and the `/rlconfig` lines. Made from domain trees by {@link configFromTrees}, or
+ * put together from a loader thread's compact form (compact-config.ts).
+ */
+export interface ConfigParts {
+  readonly roots: ReadonlyMap<string, ConfigLevel>;
+  /** Sorted by domain. */
+  readonly summaries: readonly DomainSummary[];
+  /** Sorted as {@link RateLimitConfig.describe} returns them. */
+  readonly lines: readonly string[];
+}
+
+/** A config from finished domain trees (takes ownership of them and freezes their roots). */
+export function configFromTrees(domains: Iterable<DomainTree>): RateLimitConfig {
+  const trees = [...domains].sort((a, b) => compare(a.domain, b.domain));
+  const roots = new Map<string, ConfigLevel>();
+  for (const tree of trees) {
+    Object.freeze(tree.root.wildcards);
+    roots.set(tree.domain, Object.freeze(tree.root));
+  }
+  return new RateLimitConfig({ roots, summaries: summarize(trees), lines: describeLevels(roots.values()) });
+}
+
+/** The summaries of domain trees sorted by domain. */
+export function summarize(sortedTrees: readonly DomainTree[]): DomainSummary[] {
+  return sortedTrees.map((t) =>
+    Object.freeze({
+      domain: t.domain,
+      files: [...t.files],
+      limits: t.limits,
+      algorithms: ALGORITHMS.filter((a) => t.algorithms.has(a)),
+    }),
+  );
+}
+
+/**
+ * The `/rlconfig` lines of the rules under `roots`: rules sorted as the reference sorts its
+ * lines (fullKey then ':'); a rule's lines stay in written order.
+ */
+export function describeLevels(roots: Iterable<ConfigLevel>): string[] {
+  const groups: RuleLines[] = [];
+  for (const root of roots) collectLines(root, groups);
+  groups.sort((a, b) => compare(a.sortKey, b.sortKey));
+  return groups.flatMap((g) => g.lines);
+}
+
+/**
  * A loaded, validated and immutable rate limit config: domains and their descriptor trees,
  * matched with envoyproxy/ratelimit's precedence. Built by `buildConfig`; never mutated, so
  * one instance can be swapped in atomically on reload and shared by concurrent requests.
@@ -30,28 +77,11 @@ export class RateLimitConfig implements RuleSet {
   readonly #summaries: readonly DomainSummary[];
   readonly #lines: readonly string[];
 
-  /** @internal use `buildConfig`; takes ownership of the (finished) domain trees. */
-  constructor(domains: Iterable<DomainTree>) {
-    const trees = [...domains].sort((a, b) => compare(a.domain, b.domain));
-    const roots = new Map<string, ConfigLevel>();
-    const groups: RuleLines[] = [];
-    for (const tree of trees) {
-      Object.freeze(tree.root.wildcards);
-      roots.set(tree.domain, Object.freeze(tree.root));
-      collectLines(tree.root, groups);
-    }
-    this.#roots = roots;
-    this.#summaries = trees.map((t) =>
-      Object.freeze({
-        domain: t.domain,
-        files: [...t.files],
-        limits: t.limits,
-        algorithms: ALGORITHMS.filter((a) => t.algorithms.has(a)),
-      }),
-    );
-    // Rules sorted as the reference sorts its lines (fullKey then ':'); a rule's lines stay in written order.
-    groups.sort((a, b) => compare(a.sortKey, b.sortKey));
-    this.#lines = Object.freeze(groups.flatMap((g) => g.lines));
+  /** @internal use `buildConfig` or {@link configFromTrees}; takes ownership of the (frozen) parts. */
+  constructor(parts: ConfigParts) {
+    this.#roots = parts.roots;
+    this.#summaries = Object.freeze([...parts.summaries]);
+    this.#lines = Object.freeze([...parts.lines]);
     Object.freeze(this);
   }
 

@@ -1,27 +1,40 @@
-import { Document, isScalar, LineCounter, parseAllDocuments, Scalar, type Tags, visit } from 'yaml';
+import {
+  type Alias,
+  Document,
+  isScalar,
+  LineCounter,
+  type Node,
+  parseAllDocuments,
+  Scalar,
+  type Tags,
+  visit,
+} from 'yaml';
 import type { ConfigProblem } from '../../core/errors.js';
+import { type ConfigLimits, DEFAULT_CONFIG_LIMITS, formatCount } from './config-limits.js';
 import { plainScalar } from './plain-scalar.js';
-
-/**
- * Most collections one file may revisit through aliases (guards against "billion laughs");
- * a file without aliases never revisits a node, so its size is not limited by this.
- */
-const NODE_BUDGET = 100_000;
 
 /** One config file being validated: its parsed document, positions and the problems found so far. */
 export interface YamlFile {
   readonly path: string;
   readonly doc: Document;
   readonly lines: LineCounter;
+  /** The first problems found: at most `limits.maxProblems` are kept (see {@link report}). */
   readonly problems: ConfigProblem[];
-  /** Collections that may still be revisited; see {@link NODE_BUDGET}. */
+  /** Every problem found, kept or not. */
+  problemCount: number;
+  readonly limits: ConfigLimits;
+  /** Collections that may still be revisited through aliases (`limits.maxAliasNodes`). */
   budget: number;
   /** Collections visited at least once. */
   readonly seen: WeakSet<object>;
   /** Collections being walked right now, to catch an anchor whose value contains itself. */
   readonly active: Set<object>;
-  /** Resolved aliases (resolving one walks the document, so each is resolved once). */
-  readonly aliases: Map<object, unknown>;
+  /**
+   * Each alias of the document and the node it refers to (undefined: unknown anchor), found
+   * in one pass at parse time: the yaml package's `Alias.resolve` walks the document on every
+   * call, quadratic in a file with many aliases.
+   */
+  readonly aliases: Map<object, Node | undefined>;
 }
 
 /**
@@ -38,10 +51,23 @@ const PARSE_OPTIONS = {
     ),
 } as const;
 
-/** Records a problem at a character offset of the file. */
+/**
+ * Records a problem at a character offset of the file. Past `limits.maxProblems` problems
+ * are only counted: an alias bomb or a huge broken file must not build a list of millions.
+ */
 export function report(file: YamlFile, offset: number, message: string): void {
+  file.problemCount++;
+  if (file.problems.length >= file.limits.maxProblems) return;
   const { line, col } = file.lines.linePos(offset);
-  file.problems.push({ file: file.path, line, col, message });
+  file.problems.push({ file: file.path, line, col, message: shorten(message) });
+}
+
+/** Longest problem message, characters: one quoting a huge scalar or list is cut. */
+const MAX_MESSAGE_LENGTH = 500;
+
+function shorten(message: string): string {
+  if (message.length <= MAX_MESSAGE_LENGTH) return message;
+  return `${message.slice(0, MAX_MESSAGE_LENGTH)}… (${formatCount(message.length)} characters)`;
 }
 
 /** A parsed file: `root` is the document's top node, undefined when the file holds no document. */
@@ -56,10 +82,15 @@ export interface ParsedYaml {
  * Parses one file, reporting every syntax error with its position and any second
  * non-empty document (yaml.v2 silently ignores those; a lost domain is better loud).
  */
-export function parseYamlFile(path: string, content: string): ParsedYaml {
+export function parseYamlFile(
+  path: string,
+  content: string,
+  limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
+): ParsedYaml {
   const lines = new LineCounter();
   const docs = parseAllDocuments(content, { ...PARSE_OPTIONS, lineCounter: lines });
-  for (const d of docs) typeAsGoYaml(d);
+  const aliases = new Map<object, Node | undefined>();
+  for (const d of docs) typeAsGoYaml(d, aliases);
   const first = docs[0];
   const doc: Document = first ?? new Document();
   const file: YamlFile = {
@@ -67,10 +98,12 @@ export function parseYamlFile(path: string, content: string): ParsedYaml {
     doc,
     lines,
     problems: [],
-    budget: NODE_BUDGET,
+    problemCount: 0,
+    limits,
+    budget: limits.maxAliasNodes,
     seen: new WeakSet(),
     active: new Set(),
-    aliases: new Map(),
+    aliases,
   };
   for (const d of docs) {
     for (const e of d.errors) report(file, e.pos[0], `error loading config file: yaml: ${e.message}`);
@@ -91,13 +124,26 @@ export function parseYamlFile(path: string, content: string): ParsedYaml {
  * Gives every untagged plain scalar the value yaml.v2 resolves it to (see plain-scalar.ts):
  * the yaml package's YAML 1.1 schema differs in places (it reads `e1` as a float, `0o17`
  * as a string, `08` as an int). Merge keys keep the package's marker.
+ *
+ * In the same pass, maps each alias to its target: the closest anchor of that name before
+ * it in document order, as yaml.v2 and the yaml package resolve it.
  */
-function typeAsGoYaml(doc: Document): void {
+function typeAsGoYaml(doc: Document, aliases: Map<object, Node | undefined>): void {
+  const anchors = new Map<string, Node>();
+  const anchored = (node: Node): void => {
+    if (node.anchor !== undefined) anchors.set(node.anchor, node);
+  };
   visit(doc, {
     Scalar(_, node) {
+      anchored(node);
       if (node.type === Scalar.PLAIN && node.tag === undefined && typeof node.value !== 'symbol') {
         node.value = plainScalar(node.source ?? '').value;
       }
+    },
+    Map: (_, node) => anchored(node),
+    Seq: (_, node) => anchored(node),
+    Alias(_, node: Alias) {
+      aliases.set(node, anchors.get(node.source));
     },
   });
 }
@@ -120,7 +166,12 @@ export function enter(file: YamlFile, node: object, offset: number, anchor: stri
   else file.budget -= 1;
   if (file.budget < 0) {
     if (file.budget === -1) {
-      report(file, offset, `config error, aliases expand the file beyond ${NODE_BUDGET} repeated nodes`);
+      const max = formatCount(file.limits.maxAliasNodes);
+      report(
+        file,
+        offset,
+        `config error, aliases expand the file beyond ${max} repeated maps and lists (CONFIG_MAX_ALIAS_NODES)`,
+      );
     }
     return false;
   }

@@ -28,10 +28,12 @@ export function offsetOf(node: unknown): number {
  */
 export function resolve(file: YamlFile, node: unknown): ResolvedNode | undefined {
   if (isAlias(node)) {
-    if (file.aliases.has(node)) return file.aliases.get(node) as ResolvedNode | undefined;
-    const target = node.resolve(file.doc);
-    file.aliases.set(node, target);
+    // Not in the map: an unknown anchor, already reported.
+    if (!file.aliases.has(node)) return undefined;
+    const found = file.aliases.get(node);
+    const target = isScalar(found) || isMap(found) || isSeq(found) ? found : undefined;
     if (target === undefined) {
+      file.aliases.delete(node);
       report(
         file,
         offsetOf(node),

@@ -186,7 +186,7 @@ export const CASES: readonly InvalidCase[] = [
   [
     'alias-expansion-too-large.yaml',
     [
-      'alias-expansion-too-large.yaml:5:43: config error, aliases expand the file beyond 100000 repeated nodes',
+      'alias-expansion-too-large.yaml:5:43: config error, aliases expand the file beyond 100,000 repeated maps and lists (CONFIG_MAX_ALIAS_NODES)',
     ],
   ],
   // --- every problem, in file order then position order
