@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // Integration/e2e suites start real servers on 127.0.0.1:0; two cores here.
     maxWorkers: 2,
+    // Worker threads started from src/ (the config loader) load .ts through these hooks.
+    execArgv: ['--import', fileURLToPath(new URL('./test/support/ts-loader-register.mjs', import.meta.url))],
   },
 });

@@ -1,7 +1,7 @@
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HealthImplementation } from 'grpc-health-check';
-import { buildConfig } from './config/rules/build-config.js';
 import { type Settings, serviceOptionsOf } from './config/settings/settings.js';
+import { workerConfigLoader } from './config/source/config-loader.js';
 import { ConfigSource } from './config/source/config-source.js';
 import { guardHttpServer, httpServerOptions } from './connections/http-limits.js';
 import { createPortGuards } from './connections/port-guards.js';
@@ -88,7 +88,9 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     roots: [...settings.configPaths],
     ignoreDotfiles: settings.runtimeIgnoreDotfiles,
     mergeDomains: settings.mergeDomainConfig,
-    build: buildConfig,
+    // parsed and validated in a worker thread: answers go on from the last config meanwhile
+    loader: workerConfigLoader(settings.configLoad),
+    limits: settings.configLoad.limits,
     logger,
     debounceMs: settings.configReloadDebounceMs,
     onLoaded: (outcome) => {

@@ -10,6 +10,7 @@ import { createApp, type ListeningPorts } from './app.js';
 import { checkCommand } from './commands/check.js';
 import { validateCommand } from './commands/validate.js';
 import { formatProblem } from './config/rules/config-problem.js';
+import { loadConfigLoadSettings } from './config/settings/config-load-settings.js';
 import { loadSettings, type Settings } from './config/settings/settings.js';
 import { parseBool } from './config/settings/settings-parsers.js';
 import { InitialConfigError, SettingError } from './core/errors.js';
@@ -214,6 +215,7 @@ async function validate(args: readonly string[]): Promise<number> {
       mergeDomains:
         values['merge-domain-config'] ?? parseBool('MERGE_DOMAIN_CONFIG', env.MERGE_DOMAIN_CONFIG || 'false'),
       ignoreDotfiles: parseBool('RUNTIME_IGNOREDOTFILES', env.RUNTIME_IGNOREDOTFILES || 'false'),
+      configLoad: loadConfigLoadSettings(env),
     },
     (line) => process.stdout.write(`${line}\n`),
   );

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../src/config/rules/build-config.js';
 import type { RateLimitConfig } from '../../src/config/rules/rate-limit-config.js';
+import { inThreadConfigLoader, workerConfigLoader } from '../../src/config/source/config-loader.js';
 import { ConfigSource, type ConfigSourceOptions } from '../../src/config/source/config-source.js';
 
 /** The limit the config applies to `{user: anyone}` in `domain`, undefined when none. */
@@ -40,7 +41,8 @@ function makeSource(roots: string[], extra: Partial<ConfigSourceOptions> = {}): 
     roots,
     ignoreDotfiles: false,
     mergeDomains: false,
-    build: buildConfig,
+    // the service's loader: a worker thread running src/ through test/support/ts-loader-hooks.mjs
+    loader: workerConfigLoader({ timeoutMs: 30_000, maxHeapMb: 512 }),
     logger: pino({ level: 'debug' }, stream),
     debounceMs: 50,
     ...extra,
@@ -227,11 +229,11 @@ describe('ConfigSource', () => {
   it('does not rebuild when a watch event leaves the files unchanged', async () => {
     await writeFile(path.join(base, 'a.yaml'), yamlFor('a', 1));
     let builds = 0;
-    const countingBuild: ConfigSourceOptions['build'] = (files, options) => {
+    const countingBuild: typeof buildConfig = (files, options, limits) => {
       builds++;
-      return buildConfig(files, options);
+      return buildConfig(files, options, limits);
     };
-    const source = makeSource([base], { build: countingBuild });
+    const source = makeSource([base], { loader: inThreadConfigLoader(countingBuild) });
     await source.load();
     source.watch();
     await source.idle();
@@ -243,7 +245,8 @@ describe('ConfigSource', () => {
 
   it('picks up a change through the polling fallback alone', async () => {
     await writeFile(path.join(base, 'a.yaml'), yamlFor('a', 1));
-    const source = makeSource([base], { pollIntervalMs: 100, debounceMs: 60_000 });
+    // longer than one load (a loader thread starts per load), so the source is idle between polls
+    const source = makeSource([base], { pollIntervalMs: 1_000, debounceMs: 60_000 });
     await source.load();
     source.watch();
     await source.idle();

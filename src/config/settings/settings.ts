@@ -7,6 +7,7 @@ import {
   type ResponseHeaderOptions,
   type ServiceOptions,
 } from '../../service/service-options.js';
+import { type ConfigLoadSettings, loadConfigLoadSettings } from './config-load-settings.js';
 import { type ConnectionSettings, loadConnectionSettings } from './connection-settings.js';
 import { loadRedisSettings, type RedisSettings } from './redis-settings.js';
 import { loadResilienceSettings, type ResilienceSettings } from './resilience-settings.js';
@@ -96,6 +97,8 @@ export interface Settings {
   readonly shutdownGraceMs: number;
   /** Debounce of config file events before a reload. */
   readonly configReloadDebounceMs: number;
+  /** CONFIG_MAX_* limits and the loader thread's CONFIG_LOAD_TIMEOUT / CONFIG_LOAD_MAX_HEAP. */
+  readonly configLoad: ConfigLoadSettings;
   /**
    * Processes serving the ports (--workers / WORKERS, default 1; 0 or auto =
    * one per CPU). Above 1 a primary forks that many workers (node:cluster);
@@ -238,6 +241,7 @@ export function loadSettings(
     connections: loadConnectionSettings(env),
     shutdownGraceMs: read('SHUTDOWN_GRACE_PERIOD', 10_000, parseDurationMs),
     configReloadDebounceMs: read('CONFIG_RELOAD_DEBOUNCE', 250, parseDurationMs),
+    configLoad: loadConfigLoadSettings(env),
     workers: parseWorkers(flags.workers, env, backend, system),
   };
   // RUNTIME_WATCH_ROOT changes nothing here (see Settings.configPaths); it is still parsed so

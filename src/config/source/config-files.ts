@@ -3,6 +3,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RateLimitError } from '../../core/errors.js';
 import type { ConfigFile } from '../rules/build-config.js';
+import { formatCount } from '../rules/config-limits.js';
 
 /** A config root, directory or file that cannot be listed or read; `path` names it. */
 export class ConfigFilesError extends RateLimitError {
@@ -23,6 +24,11 @@ export interface ListOptions {
    * Names starting with `..` are skipped either way.
    */
   readonly ignoreDotfiles: boolean;
+  /**
+   * CONFIG_MAX_FILES: the walk stops with a ConfigFilesError once it has found more YAML
+   * files, or entered more directories, than this. Default: no limit.
+   */
+  readonly maxFiles?: number | undefined;
 }
 
 /** What a walk of the config roots found. */
@@ -61,33 +67,56 @@ export async function listConfigFiles(roots: readonly string[], options: ListOpt
 
 /** Like {@link listConfigFiles}, and also returns the directories entered (for watching). */
 export async function walkConfigRoots(roots: readonly string[], options: ListOptions): Promise<ConfigTree> {
-  const found: string[] = [];
-  const dirs = new Set<string>();
-  const enteredReal = new Set<string>();
+  const walk: Walk = { options, found: [], dirs: new Set(), enteredReal: new Set(), root: '' };
   for (const root of roots) {
+    walk.root = root;
     const rootStat = await stat(root).catch((err: unknown) => {
       throw new ConfigFilesError(root, `config root ${root} ${describeFsError(err)}`, err);
     });
     if (rootStat.isDirectory()) {
-      await walkDir(path.normalize(root), options, found, dirs, enteredReal);
+      await walkDir(path.normalize(root), walk);
     } else {
-      found.push(path.normalize(root));
+      addFile(walk, path.normalize(root));
     }
   }
-  return { files: await dedupeByRealPath(found), dirs: [...dirs].sort(compareCodeUnits) };
+  return { files: await dedupeByRealPath(walk.found), dirs: [...walk.dirs].sort(compareCodeUnits) };
 }
 
-async function walkDir(
-  dir: string,
-  options: ListOptions,
-  found: string[],
-  dirs: Set<string>,
-  enteredReal: Set<string>,
-): Promise<void> {
+interface Walk {
+  readonly options: ListOptions;
+  readonly found: string[];
+  readonly dirs: Set<string>;
+  readonly enteredReal: Set<string>;
+  /** The root being walked, named by a limit problem. */
+  root: string;
+}
+
+/**
+ * Why a count limit: every file is read, hashed and parsed on each reload, and every
+ * directory holds an inotify watch; 10,000 files is a mistake (a wrong mount), not a config.
+ */
+function overLimit(walk: Walk, count: number, what: string): void {
+  const max = walk.options.maxFiles;
+  if (max === undefined || count <= max) return;
+  throw new ConfigFilesError(
+    walk.root,
+    `config roots hold more than ${formatCount(max)} ${what} (the limit); ` +
+      'raise CONFIG_MAX_FILES to load them, or point --config at fewer files',
+  );
+}
+
+function addFile(walk: Walk, file: string): void {
+  walk.found.push(file);
+  overLimit(walk, walk.found.length, 'YAML files');
+}
+
+async function walkDir(dir: string, walk: Walk): Promise<void> {
+  const { options, dirs, enteredReal } = walk;
   const real = await realpath(dir).catch(() => undefined);
   if (real === undefined || enteredReal.has(real)) return;
   enteredReal.add(real);
   dirs.add(dir);
+  overLimit(walk, dirs.size, 'directories');
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -99,8 +128,8 @@ async function walkDir(
     if (skipName(entry.name, options)) continue;
     const full = path.join(dir, entry.name);
     const kind = await entryKind(entry, full);
-    if (kind === 'dir') await walkDir(full, options, found, dirs, enteredReal);
-    else if (kind === 'file' && YAML_FILE.test(entry.name)) found.push(full);
+    if (kind === 'dir') await walkDir(full, walk);
+    else if (kind === 'file' && YAML_FILE.test(entry.name)) addFile(walk, full);
   }
 }
 
@@ -137,18 +166,50 @@ async function dedupeByRealPath(paths: readonly string[]): Promise<string[]> {
 }
 
 /**
- * Reads every file as UTF-8, in the given order, with async I/O only.
- * @throws ConfigFilesError naming the first file that cannot be read.
+ * Reads every file as UTF-8, in the given order, one at a time: a file descriptor is never
+ * held per file (1,000 files opened at once met EMFILE), and the sizes are checked first.
+ * @param maxBytes CONFIG_MAX_BYTES: the sum of the sizes may not exceed it (default: no limit)
+ * @throws ConfigFilesError naming the first file that cannot be read, or the file that
+ *   takes the total over `maxBytes` (nothing is read then).
  */
-export async function readConfigFiles(paths: readonly string[]): Promise<ConfigFile[]> {
-  return Promise.all(
-    paths.map(async (p) => {
-      try {
-        return { path: p, content: await readFile(p, 'utf8') };
-      } catch (err) {
+export async function readConfigFiles(
+  paths: readonly string[],
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<ConfigFile[]> {
+  let total = 0;
+  for (const p of paths) {
+    const size = await stat(p).then(
+      (s) => s.size,
+      (err: unknown) => {
         throw new ConfigFilesError(p, `config file ${p} ${describeFsError(err)}`, err);
-      }
-    }),
+      },
+    );
+    total += size;
+    checkTotal(p, size, total, maxBytes);
+  }
+  const files: ConfigFile[] = [];
+  total = 0;
+  for (const p of paths) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(p);
+    } catch (err) {
+      throw new ConfigFilesError(p, `config file ${p} ${describeFsError(err)}`, err);
+    }
+    // A file may grow between stat and read.
+    total += bytes.length;
+    checkTotal(p, bytes.length, total, maxBytes);
+    files.push({ path: p, content: bytes.toString('utf8') });
+  }
+  return files;
+}
+
+function checkTotal(file: string, size: number, total: number, maxBytes: number): void {
+  if (total <= maxBytes) return;
+  throw new ConfigFilesError(
+    file,
+    `this file (${formatCount(size)} bytes) brings the config files to ${formatCount(total)} bytes, ` +
+      `over the limit of ${formatCount(maxBytes)} bytes (CONFIG_MAX_BYTES)`,
   );
 }
 

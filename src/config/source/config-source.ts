@@ -1,16 +1,20 @@
-import { createHash } from 'node:crypto';
 import type { ConfigProblem } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
-import type { BuildResult, ConfigFile } from '../rules/build-config.js';
+import { type ConfigLimits, DEFAULT_CONFIG_LIMITS, formatCount } from '../rules/config-limits.js';
 import { formatProblem } from '../rules/config-problem.js';
 import type { RateLimitConfig } from '../rules/rate-limit-config.js';
-import { ConfigFilesError, readConfigFiles, walkConfigRoots } from './config-files.js';
+import { walkConfigRoots } from './config-files.js';
+import type { ConfigLoader, LoaderOutcome } from './config-loader.js';
+import { problemOf } from './load-job.js';
 import { WatcherSet, watchTargets } from './watch-targets.js';
 
-/** The result of one load: the new config and the files it came from, or every problem found. */
+/**
+ * The result of one load: the new config and the files it came from, or the problems found
+ * (at most CONFIG_MAX_PROBLEMS of them; `problemCount`, when set, counts them all).
+ */
 export type LoadOutcome =
   | { ok: true; config: RateLimitConfig; files: string[] }
-  | { ok: false; problems: ConfigProblem[] };
+  | { ok: false; problems: ConfigProblem[]; problemCount?: number };
 
 /** Options of a {@link ConfigSource}. */
 export interface ConfigSourceOptions {
@@ -18,10 +22,12 @@ export interface ConfigSourceOptions {
   roots: readonly string[];
   /** RUNTIME_IGNOREDOTFILES: skip `.name` entries (`..name` entries are always skipped). */
   ignoreDotfiles: boolean;
-  /** MERGE_DOMAIN_CONFIG, passed to `build`. */
+  /** MERGE_DOMAIN_CONFIG, passed to the loader. */
   mergeDomains: boolean;
-  /** Builds the whole file set into a config (normally `buildConfig`). */
-  build: (files: readonly ConfigFile[], options: { mergeDomains: boolean }) => BuildResult;
+  /** Reads and builds the files (the service: `workerConfigLoader`, off the serving thread). */
+  loader: ConfigLoader;
+  /** CONFIG_MAX_* bounds of one load; default DEFAULT_CONFIG_LIMITS. */
+  limits?: ConfigLimits;
   logger: Logger;
   /** Quiet time after the last file-system event before reloading, ms. Default 250. */
   debounceMs?: number;
@@ -38,7 +44,7 @@ interface Snapshot {
 
 /** Event bursts may push a pending reload back at most this many times (no starvation). */
 const MAX_DEFERRALS = 8;
-/** Problems spelled out in the log message; the `problems` field always lists all. */
+/** Problems spelled out in the log message; the `problems` field lists up to CONFIG_MAX_PROBLEMS. */
 const MAX_PROBLEMS_IN_MESSAGE = 10;
 
 /**
@@ -182,32 +188,36 @@ export class ConfigSource {
     if (!force && !this.watching) return this.lastOutcome ?? { ok: false, problems: [] };
     // Arm before reading, so any change from here on raises an event and a later reload.
     await this.rearm();
-    let files: ConfigFile[];
+    const limits = this.options.limits ?? DEFAULT_CONFIG_LIMITS;
+    let paths: string[];
     try {
-      const tree = await walkConfigRoots(this.options.roots, { ignoreDotfiles: this.options.ignoreDotfiles });
+      const tree = await walkConfigRoots(this.options.roots, {
+        ignoreDotfiles: this.options.ignoreDotfiles,
+        maxFiles: limits.maxFiles,
+      });
       if (tree.dirs.join('\0') !== this.dirs.join('\0')) {
         // New directories were unwatched while walked: watch them, then look once more.
         this.dirs = tree.dirs;
         await this.rearm();
         this.scheduleReload();
       }
-      files = await readConfigFiles(tree.files);
+      paths = tree.files;
     } catch (err) {
       const problem = problemOf(err);
       const hash = `unreadable\0${problem.file}\0${problem.message}`;
       if (!force && hash === this.lastHash) return this.unchanged();
       return this.finish(hash, { ok: false, problems: [problem] });
     }
-    const hash = hashFiles(files);
-    if (!force && hash === this.lastHash) return this.unchanged();
-    let result: BuildResult;
-    try {
-      result = this.options.build(files, { mergeDomains: this.options.mergeDomains });
-    } catch (err) {
-      result = { ok: false, problems: [problemOf(err)] };
-    }
-    if (!result.ok) return this.finish(hash, result);
-    return this.finish(hash, { ok: true, config: result.config, files: files.map((f) => f.path) });
+    const loaded: LoaderOutcome = await this.options.loader.load({
+      paths,
+      mergeDomains: this.options.mergeDomains,
+      limits,
+      previousHash: force ? undefined : this.lastHash,
+    });
+    if (loaded.unchanged) return this.unchanged();
+    const { result } = loaded;
+    if (!result.ok) return this.finish(loaded.hash, result);
+    return this.finish(loaded.hash, { ok: true, config: result.config, files: paths });
   }
 
   /** A watched reload found what the last load found: nothing to rebuild, log or count. */
@@ -241,13 +251,12 @@ export class ConfigSource {
     } else {
       this.errors++;
       const problems = outcome.problems.map(formatProblem);
+      const problemCount = outcome.problemCount ?? problems.length;
       const kept = this.snapshot ? 'keeping the last good config' : 'no config loaded yet';
-      const shown = problems.slice(0, MAX_PROBLEMS_IN_MESSAGE).join('; ');
-      const more =
-        problems.length > MAX_PROBLEMS_IN_MESSAGE
-          ? ` (+${problems.length - MAX_PROBLEMS_IN_MESSAGE} more)`
-          : '';
-      logger.error({ problems }, `rate limit config not loaded (${kept}): ${shown}${more}`);
+      logger.error(
+        { problems, problemCount },
+        `rate limit config not loaded (${kept}): ${problemSummary(problems, problemCount)}`,
+      );
     }
     try {
       this.options.onLoaded?.(outcome);
@@ -258,15 +267,17 @@ export class ConfigSource {
   }
 }
 
-function problemOf(err: unknown): ConfigProblem {
-  const message = err instanceof Error ? err.message : String(err);
-  const file = err instanceof ConfigFilesError ? err.path : '<config>';
-  return { file, line: 0, col: 0, message };
-}
-
-/** SHA-256 over the sorted paths and contents: equal hashes mean nothing to rebuild. */
-function hashFiles(files: readonly ConfigFile[]): string {
-  const hash = createHash('sha256');
-  for (const f of files) hash.update(`${f.path}\0${f.content.length}\0${f.content}\0`);
-  return hash.digest('hex');
+/**
+ * The problems for a log message: all of a few, else the first {@link MAX_PROBLEMS_IN_MESSAGE}
+ * and how many there were (the log line's `problems` lists up to CONFIG_MAX_PROBLEMS).
+ */
+function problemSummary(problems: readonly string[], problemCount: number): string {
+  if (problems.length <= MAX_PROBLEMS_IN_MESSAGE && problemCount === problems.length)
+    return problems.join('; ');
+  const shown = problems.slice(0, MAX_PROBLEMS_IN_MESSAGE);
+  const listed =
+    problemCount > problems.length
+      ? ` (the first ${problems.length} are in 'problems'; CONFIG_MAX_PROBLEMS)`
+      : '';
+  return `config has ${formatCount(problemCount)} problems; the first ${shown.length}: ${shown.join('; ')}${listed}`;
 }
