@@ -1,6 +1,6 @@
 // Node module hooks that let a worker thread started by a test run src/*.ts directly, as
 // vitest runs the test itself: `./x.js` imported from a .ts file resolves to `./x.ts` when
-// that exists, and .ts files are stripped of their types (rolldown's transform, vite's own).
+// that exists, and .ts files are transpiled by the TypeScript compiler (a dev dependency).
 // Registered for every test process by vitest.config.ts (`--import`, which worker threads
 // inherit); the vitest runner itself does not load .ts through Node, so only workers use it.
 import { access, readFile } from 'node:fs/promises';
@@ -20,9 +20,17 @@ export async function resolve(specifier, context, next) {
 
 export async function load(url, context, next) {
   if (!url.startsWith('file:') || !url.endsWith('.ts')) return next(url, context);
-  const { transformSync } = await import('rolldown/utils');
+  const { default: ts } = await import('typescript');
   const path = fileURLToPath(url);
-  const result = transformSync(path, await readFile(path, 'utf8'));
-  if (result.errors.length > 0) throw new Error(`${path}: ${result.errors.map((e) => e.message).join('; ')}`);
-  return { format: 'module', source: result.code, shortCircuit: true };
+  const result = ts.transpileModule(await readFile(path, 'utf8'), {
+    fileName: path,
+    reportDiagnostics: true,
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false },
+  });
+  const errors = result.diagnostics ?? [];
+  if (errors.length > 0) {
+    const text = errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ');
+    throw new Error(`${path}: ${text}`);
+  }
+  return { format: 'module', source: result.outputText, shortCircuit: true };
 }
