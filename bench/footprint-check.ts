@@ -117,7 +117,7 @@ export class FootprintChecks {
   private build(value: string): CounterCheck {
     const c = this.footprintCase;
     return {
-      key: counterKey('', DOMAIN, [{ key: ENTRY_KEY, value }]),
+      key: counterKey('', DOMAIN, [{ key: ENTRY_KEY, value }], 'escaped'),
       tag: this.tag,
       requestsPerUnit: c.requestsPerUnit,
       unitSeconds: UNIT_SECONDS[c.unit],

@@ -4,11 +4,13 @@ import { UNIT_SECONDS, type Unit } from './units.js';
 
 /**
  * The key layout: every key and window boundary this service makes, and the
- * only place one is made. A change of key format (e.g. a collision-free
- * encoding behind a setting) happens here and nowhere else.
+ * only place one is made. Two formats (CACHE_KEY_FORMAT, {@link KeyFormat})
+ * differ in the counter key only; everything appended to it is the same.
  *
  * ```
- * counter key      prefix + domain + "_" + (key + "_" + value + "_") per entry   pfx_domain_key_value_
+ * counter key      prefix + E(domain) + "_" + (E(key) + "_" + E(value) + "_") per entry
+ *                  escaped:   E escapes \ _ { } with a backslash  pfx_api_generic\_key_a\_b_
+ *                  reference: E(s) = s, nothing escaped            pfx_api_generic_key_a_b_
  * key tag          '' for a lone fixed_window `rate_limit` (and a request's       fw60_, tb1_
  *                  `limit` override); else algorithm tag + unit seconds + "_"
  * window start     epoch-aligned start of the unit containing now, Unix seconds   1200
@@ -21,27 +23,62 @@ import { UNIT_SECONDS, type Unit } from './units.js';
  *                  NUL + unit seconds, NUL + algorithm, NUL + burst
  * ```
  *
- * - The counter key of a lone fixed window plus its window start is
+ * - `reference`: the counter key of a lone fixed window plus its window start is
  *   envoyproxy/ratelimit's key byte for byte (src/limiter/cache_key.go,
  *   `GenerateCacheKey`), e.g. `domain_key_value_1234`, and its Redis value is
  *   that service's plain integer counter, so a fleet mixing both shares it during
- *   a migration. `_` is not escaped, as there: `(a, b_c)` and `(a_b, c)` share a
- *   counter.
+ *   a migration. Nothing is escaped, as there: `(a, b_c)` and `(a_b, c)` share a
+ *   counter, and a caller-chosen value containing `_` can spend another limit.
+ * - `escaped` (default): the same layout with `\`, `_`, `{` and `}` inside the
+ *   domain, entry keys and values preceded by `\`. A part without any of them is
+ *   written as in `reference`, so such keys are the same in both formats.
  * - The tag keeps limits on the same entries apart; it is unique within a node
  *   because `rate_limits` rejects two entries with the same algorithm and unit.
- * - Redis: the hash tag `{counter key}` puts every limit of one descriptor in one
- *   Redis Cluster slot (one script call), and the leading `{` keeps these keys
- *   apart from the reference's, which start with the prefix or the domain (unless
- *   one of those itself starts with `{`).
+ * - Redis: the hash tag `{counter key...}` puts every limit of one descriptor in
+ *   one Redis Cluster slot (one script call). Redis ends a hash tag at the first
+ *   `}`, escaped or not; that `}` lies inside the counter key, at the same place
+ *   for every limit of the descriptor, and (escaped) follows at least a `\`, so
+ *   the tag is never empty (unless the prefix starts with `}`): the slot stays
+ *   shared. The leading `{` keeps these keys apart from the tag '' ones, which
+ *   start with the prefix or the domain.
  * - Window starts come from the caller's clock, as in the reference, whichever
  *   clock the Redis scripts use for the other algorithms.
- * - Local cache: NUL ends the counter part, so no two checks share an entry, and
- *   the limit is part of the key, so a changed limit or a per-request override
- *   never reuses one (envoyproxy/ratelimit issue #1077).
+ * - Local cache: the limit is part of the key, so a changed limit or a per-request
+ *   override never reuses an entry (envoyproxy/ratelimit issue #1077).
  *
- * Keys grow by appending to one string, which V8 keeps as a rope flattened once
- * on first use: linear in the key length.
+ * Why `escaped` keys are injective — how any key parses back, for a fixed prefix P
+ * (an operator setting, written as given): no two distinct (domain, entries, tag,
+ * window start) share a memory, Redis or local cache key.
+ *
+ * 1. Counter part: after P, read left to right; `\` takes the next character
+ *    literally, an unescaped `_` ends a field. Every field ends with an unescaped
+ *    `_` and the tag's body (letters and digits) has none, so the fields are
+ *    E(domain), then E(key), E(value) per entry, then the tag body if there is a
+ *    tag: an odd count means no tag, an even count means the last field is the tag
+ *    (tag '' vs tagged keys cannot meet). Unescaping each field gives the parts.
+ * 2. Window start: what follows the last field, digits or nothing.
+ * 3. Memory: 1 + 2. Redis, tag '': P + 1 + 2, starting with P + E(domain) or P + `_`,
+ *    never `{` + P (if P + A = `{` + P + B, P is all `{` and A starts with a raw `{`,
+ *    which E never writes). Redis, other: strip `{` + P; the counter key ends at the
+ *    first unescaped `}`, then tag and window start as above.
+ * 4. Local cache: the six fields after the last six NULs are numbers, an algorithm
+ *    name or empty, none containing NUL; what is before them is counter key + tag,
+ *    parsed as in 1 (a NUL inside a value is just a character there).
+ *
+ * test/unit/core/key-layout.property.test.ts decodes keys this way from adversarial
+ * parts. Keys grow by appending to one string, which V8 keeps as a rope flattened
+ * once on first use: linear in the key length.
  */
+
+/**
+ * CACHE_KEY_FORMAT. `escaped` (default): collision-free keys. `reference`:
+ * envoyproxy/ratelimit's exact keys, for a rolling migration that shares its
+ * counters; a value containing `_` can land on another limit's counter.
+ */
+export type KeyFormat = 'escaped' | 'reference';
+
+/** Every {@link KeyFormat}, the default first. */
+export const KEY_FORMATS: readonly KeyFormat[] = Object.freeze(['escaped', 'reference']);
 
 /** The part of a check that names its counter. */
 export interface CounterRef {
@@ -63,15 +100,37 @@ export interface CachedCheckRef extends CounterRef {
 
 /**
  * The counter key of one descriptor, without tag or window:
- * `prefix + domain + "_" + (key + "_" + value + "_")` per entry. `entries` are the
- * match's counter entries (a `share_threshold` wildcard level carries its pattern).
+ * `prefix + E(domain) + "_" + (E(key) + "_" + E(value) + "_")` per entry, E as
+ * `format` says. `entries` are the match's counter entries (a `share_threshold`
+ * wildcard level carries its pattern). Hot path: one test per part, no copy of a
+ * part without special characters.
  */
-export function counterKey(prefix: string, domain: string, entries: readonly DescriptorEntry[]): string {
-  let key = `${prefix}${domain}_`;
+export function counterKey(
+  prefix: string,
+  domain: string,
+  entries: readonly DescriptorEntry[],
+  format: KeyFormat,
+): string {
+  if (format === 'reference') {
+    let key = `${prefix}${domain}_`;
+    for (const entry of entries) {
+      key += `${entry.key}_${entry.value}_`;
+    }
+    return key;
+  }
+  let key = `${prefix}${escapePart(domain)}_`;
   for (const entry of entries) {
-    key += `${entry.key}_${entry.value}_`;
+    key += `${escapePart(entry.key)}_${escapePart(entry.value)}_`;
   }
   return key;
+}
+
+const SPECIAL = /[\\_{}]/;
+const SPECIAL_ALL = /[\\_{}]/g;
+
+/** One part of an `escaped` counter key: `\`, `_`, `{`, `}` preceded by `\`. */
+function escapePart(part: string): string {
+  return SPECIAL.test(part) ? part.replace(SPECIAL_ALL, '\\$&') : part;
 }
 
 const ALGORITHM_TAGS: Readonly<Record<Algorithm, string>> = Object.freeze({

@@ -119,12 +119,12 @@ export class RateLimitService {
    */
   private checksFor(req: RateLimitRequest, matches: readonly (LimitMatch | undefined)[]): CounterCheck[] {
     const checks: CounterCheck[] = [];
-    const { cacheKeyPrefix, quotaMode } = this.options;
+    const { cacheKeyPrefix, cacheKeyFormat, quotaMode } = this.options;
     for (let i = 0; i < matches.length; i++) {
       const match = matches[i];
       if (match === undefined || match.rule.unlimited) continue;
       const rule = match.rule;
-      const base = counterKey(cacheKeyPrefix, req.domain, match.counterEntries);
+      const base = counterKey(cacheKeyPrefix, req.domain, match.counterEntries, cacheKeyFormat);
       const hits = hitsFor(req, req.descriptors[i]!);
       // shadow and quota rules observe; their "over" does not reject the request
       const blocking = match.fromOverride || !(rule.shadowMode || rule.quotaMode || quotaMode);

@@ -1,3 +1,4 @@
+import type { KeyFormat } from '../core/key-layout.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './request-validation.js';
 
 /** LIMIT_RESPONSE_HEADERS_ENABLED and the header-name settings (envoyproxy/ratelimit src/service/ratelimit.go). */
@@ -18,6 +19,11 @@ export interface ResponseHeaderOptions {
 export interface ServiceOptions {
   /** CACHE_KEY_PREFIX, prepended to every counter key. */
   readonly cacheKeyPrefix: string;
+  /**
+   * CACHE_KEY_FORMAT (ours): `escaped` collision-free keys, or `reference` for
+   * envoyproxy/ratelimit's exact keys during a migration (core/key-layout.ts).
+   */
+  readonly cacheKeyFormat: KeyFormat;
   /** SHADOW_MODE: statuses stay as computed, but overall_code is always OK. */
   readonly shadowMode: boolean;
   /** QUOTA_MODE: every non-unlimited descriptor, matched or not, counts as a quota descriptor. */
@@ -36,9 +42,10 @@ export const DEFAULT_RESPONSE_HEADER_OPTIONS: ResponseHeaderOptions = Object.fre
   resetHeader: 'RateLimit-Reset',
 });
 
-/** The reference's defaults: no prefix, no shadow or quota mode, no headers or metadata. */
+/** The reference's defaults (but collision-free keys): no prefix, no shadow or quota mode, no headers or metadata. */
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = Object.freeze({
   cacheKeyPrefix: '',
+  cacheKeyFormat: 'escaped',
   shadowMode: false,
   quotaMode: false,
   responseHeaders: DEFAULT_RESPONSE_HEADER_OPTIONS,

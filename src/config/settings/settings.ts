@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { SettingError } from '../../core/errors.js';
+import type { KeyFormat } from '../../core/key-layout.js';
 import { DEFAULT_OVER_LIMIT_STATUS } from '../../http/auth-request.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../../service/request-validation.js';
 import {
@@ -9,6 +10,7 @@ import {
 } from '../../service/service-options.js';
 import { type ConfigLoadSettings, loadConfigLoadSettings } from './config-load-settings.js';
 import { type ConnectionSettings, loadConnectionSettings } from './connection-settings.js';
+import { loadKeyFormat } from './key-format-settings.js';
 import { loadRedisSettings, type RedisSettings } from './redis-settings.js';
 import { loadResilienceSettings, type ResilienceSettings } from './resilience-settings.js';
 import {
@@ -80,6 +82,8 @@ export interface Settings {
   readonly quotaMode: boolean;
   readonly nearLimitRatio: number;
   readonly cacheKeyPrefix: string;
+  /** CACHE_KEY_FORMAT: escaped (default) | reference (envoyproxy/ratelimit's keys, for a migration). */
+  readonly cacheKeyFormat: KeyFormat;
   readonly stopCacheKeyIncrementWhenOverlimit: boolean;
   /** LIMIT_RESPONSE_HEADERS_ENABLED, LIMIT_LIMIT_HEADER, LIMIT_REMAINING_HEADER, LIMIT_RESET_HEADER. */
   readonly responseHeaders: ResponseHeaderOptions;
@@ -178,6 +182,7 @@ export function loadSettings(
   const configFromFlags = flags.config !== undefined && flags.config.length > 0;
   const backend = parseBackend(flags.backend, env);
   const redisPart = backend === 'redis' ? loadRedisSettings(env) : undefined;
+  const keyFormat = loadKeyFormat(env);
   const settings: Settings = {
     grpcHost: str('GRPC_HOST', '0.0.0.0'),
     grpcPort: flagOr(flags.grpcPort, '--grpc-port', read('GRPC_PORT', 8081, parsePort), parsePort),
@@ -210,6 +215,7 @@ export function loadSettings(
     quotaMode: bool('QUOTA_MODE', SERVICE.quotaMode),
     nearLimitRatio: read('NEAR_LIMIT_RATIO', 0.8, parseRatio),
     cacheKeyPrefix: str('CACHE_KEY_PREFIX', SERVICE.cacheKeyPrefix),
+    cacheKeyFormat: keyFormat.format,
     stopCacheKeyIncrementWhenOverlimit: bool('STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT', false),
     responseHeaders: {
       enabled: bool('LIMIT_RESPONSE_HEADERS_ENABLED', HEADERS.enabled),
@@ -247,7 +253,11 @@ export function loadSettings(
   // RUNTIME_WATCH_ROOT changes nothing here (see Settings.configPaths); it is still parsed so
   // a malformed value fails as it does in the reference
   bool('RUNTIME_WATCH_ROOT', true);
-  const warnings = [...(redisPart?.warnings ?? []), ...unsupportedSettingWarnings(env, backend)];
+  const warnings = [
+    ...keyFormat.warnings,
+    ...(redisPart?.warnings ?? []),
+    ...unsupportedSettingWarnings(env, backend),
+  ];
   return { settings, warnings };
 }
 
@@ -255,6 +265,7 @@ export function loadSettings(
 export function serviceOptionsOf(settings: Settings): ServiceOptions {
   return {
     cacheKeyPrefix: settings.cacheKeyPrefix,
+    cacheKeyFormat: settings.cacheKeyFormat,
     shadowMode: settings.shadowMode,
     quotaMode: settings.quotaMode,
     responseHeaders: settings.responseHeaders,

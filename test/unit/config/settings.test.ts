@@ -36,6 +36,7 @@ describe('loadSettings', () => {
   it('hands the service the options its env vars set', () => {
     const { settings } = loadSettings({
       CACHE_KEY_PREFIX: 'p_',
+      CACHE_KEY_FORMAT: 'reference',
       SHADOW_MODE: 'true',
       QUOTA_MODE: 'true',
       LIMIT_RESPONSE_HEADERS_ENABLED: 'true',
@@ -45,6 +46,7 @@ describe('loadSettings', () => {
     });
     expect(serviceOptionsOf(settings)).toEqual({
       cacheKeyPrefix: 'p_',
+      cacheKeyFormat: 'reference',
       shadowMode: true,
       quotaMode: true,
       responseHeaders: { ...DEFAULT_SERVICE_OPTIONS.responseHeaders, enabled: true, limitHeader: 'X-L' },

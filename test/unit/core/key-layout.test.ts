@@ -10,25 +10,81 @@ import {
   windowStartSeconds,
 } from '../../../src/core/key-layout.js';
 
-describe('counterKey', () => {
+describe('counterKey, reference format', () => {
   it("builds the reference's key without the window: prefix + domain + key_value_ per entry", () => {
-    expect(counterKey('', 'domain', [{ key: 'key', value: 'value' }])).toBe('domain_key_value_');
+    expect(counterKey('', 'domain', [{ key: 'key', value: 'value' }], 'reference')).toBe('domain_key_value_');
     expect(
-      counterKey('pfx:', 'domain', [
-        { key: 'key2', value: 'value2' },
-        { key: 'subkey2', value: 'subvalue2' },
-      ]),
+      counterKey(
+        'pfx:',
+        'domain',
+        [
+          { key: 'key2', value: 'value2' },
+          { key: 'subkey2', value: 'subvalue2' },
+        ],
+        'reference',
+      ),
     ).toBe('pfx:domain_key2_value2_subkey2_subvalue2_');
   });
 
   it('keeps an empty value as an empty field and a descriptor without entries as just the domain', () => {
-    expect(counterKey('', 'd', [{ key: 'k', value: '' }])).toBe('d_k__');
-    expect(counterKey('', 'd', [])).toBe('d_');
+    expect(counterKey('', 'd', [{ key: 'k', value: '' }], 'reference')).toBe('d_k__');
+    expect(counterKey('', 'd', [], 'reference')).toBe('d_');
+  });
+
+  it('escapes nothing, byte for byte as envoyproxy/ratelimit writes it', () => {
+    expect(counterKey('p_', 'x_y', [{ key: 'generic_key', value: 'a\\b{c}_' }], 'reference')).toBe(
+      'p_x_y_generic_key_a\\b{c}__',
+    );
   });
 
   it('does not escape "_", so (a, b_c) and (a_b, c) share a counter as in the reference', () => {
-    expect(counterKey('', 'd', [{ key: 'a', value: 'b_c' }])).toBe(
-      counterKey('', 'd', [{ key: 'a_b', value: 'c' }]),
+    expect(counterKey('', 'd', [{ key: 'a', value: 'b_c' }], 'reference')).toBe(
+      counterKey('', 'd', [{ key: 'a_b', value: 'c' }], 'reference'),
+    );
+    expect(counterKey('', 'x', [{ key: 'y_z', value: 'v' }], 'reference')).toBe(
+      counterKey('', 'x_y', [{ key: 'z', value: 'v' }], 'reference'),
+    );
+  });
+});
+
+describe('counterKey, escaped format (default)', () => {
+  it('writes parts without \\ _ { } exactly as the reference format does', () => {
+    const entries = [
+      { key: 'user', value: 'alice' },
+      { key: 'path', value: '/login' },
+    ];
+    expect(counterKey('rl:', 'api', entries, 'escaped')).toBe('rl:api_user_alice_path_/login_');
+    expect(counterKey('rl:', 'api', entries, 'escaped')).toBe(counterKey('rl:', 'api', entries, 'reference'));
+    expect(counterKey('', 'd', [{ key: 'k', value: '' }], 'escaped')).toBe('d_k__');
+    expect(counterKey('', 'd', [], 'escaped')).toBe('d_');
+  });
+
+  it('precedes \\, _, { and } in the domain, keys and values with a backslash; the prefix stays as given', () => {
+    expect(counterKey('rl_', 'x_y', [{ key: 'generic_key', value: 'a\\b{c}' }], 'escaped')).toBe(
+      'rl_x\\_y_generic\\_key_a\\\\b\\{c\\}_',
+    );
+  });
+
+  it('keeps user=alice_path_/login apart from (user=alice, path=/login)', () => {
+    const crafted = counterKey('', 'api', [{ key: 'user', value: 'alice_path_/login' }], 'escaped');
+    const real = counterKey(
+      '',
+      'api',
+      [
+        { key: 'user', value: 'alice' },
+        { key: 'path', value: '/login' },
+      ],
+      'escaped',
+    );
+    expect(crafted).toBe('api_user_alice\\_path\\_/login_');
+    expect(real).toBe('api_user_alice_path_/login_');
+  });
+
+  it('keeps domain x + key y_z apart from domain x_y + key z, and a trailing backslash in its field', () => {
+    expect(counterKey('', 'x', [{ key: 'y_z', value: 'v' }], 'escaped')).toBe('x_y\\_z_v_');
+    expect(counterKey('', 'x_y', [{ key: 'z', value: 'v' }], 'escaped')).toBe('x\\_y_z_v_');
+    expect(counterKey('', 'd', [{ key: 'k', value: 'a\\' }], 'escaped')).not.toBe(
+      counterKey('', 'd', [{ key: 'k', value: 'a_' }], 'escaped'),
     );
   });
 });
