@@ -58,9 +58,11 @@ import { UNIT_SECONDS, type Unit } from './units.js';
  *    (tag '' vs tagged keys cannot meet). Unescaping each field gives the parts.
  * 2. Window start: what follows the last field, digits or nothing.
  * 3. Memory: 1 + 2. Redis, tag '': P + 1 + 2, starting with P + E(domain) or P + `_`,
- *    never `{` + P (if P + A = `{` + P + B, P is all `{` and A starts with a raw `{`,
- *    which E never writes). Redis, other: strip `{` + P; the counter key ends at the
- *    first unescaped `}`, then tag and window start as above.
+ *    never `{` + P (if P + A = `{` + P + B, P is all `{` and A starts with an
+ *    unescaped `{`, which E never writes; parity in 1 tells them apart too). Redis,
+ *    other: strip `{` + P; the counter key ends at the first unescaped `}` (E must
+ *    escape `}` for this, and for a non-empty hash tag), then tag and window start
+ *    as above.
  * 4. Local cache: the six fields after the last six NULs are numbers, an algorithm
  *    name or empty, none containing NUL; what is before them is counter key + tag,
  *    parsed as in 1 (a NUL inside a value is just a character there).
