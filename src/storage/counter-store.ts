@@ -4,7 +4,8 @@ import type { Algorithm } from '../core/algorithm.js';
 export interface CounterCheck {
   /**
    * Counter identity of the descriptor: CACHE_KEY_PREFIX + domain + "_" +
-   * ("key_value_" per entry), built by counterKey in core/key-layout.ts only.
+   * ("key_value_" per entry), parts escaped unless CACHE_KEY_FORMAT=reference;
+   * built by counterKey in core/key-layout.ts only.
    * All limits of one descriptor share it (Redis Cluster: one hash slot).
    */
   readonly key: string;

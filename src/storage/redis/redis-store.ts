@@ -76,8 +76,9 @@ function target(client: Redis | Cluster, script: ApplyScript): Target {
  * Round trips: the checks of a request go to one script call per (client, hash
  * slot). Single Redis: one call for the whole request (two with REDIS_PERSECOND
  * when it has per-second and other limits). Cluster: checks are grouped by slot —
- * all limits of one descriptor share a slot (core/key-layout.ts); a reference-format
- * fixed-window key has its own — and the groups run in parallel. The requests of
+ * all limits of one descriptor share a slot (core/key-layout.ts); the untagged key
+ * of a lone fixed window (no hash tag) has its own — and the groups run in parallel.
+ * None of this depends on CACHE_KEY_FORMAT, which changes only the counter key. The requests of
  * one event-loop tick bound for the same (client, slot) are coalesced into one
  * call (`coalesce`), run one after the other inside it; on Cluster, the calls of a
  * tick to one node go out in one write through ioredis auto-pipelining.
