@@ -13,14 +13,17 @@ export interface RequestLimits {
   readonly maxKeyBytes: number;
   /** Bytes (UTF-8) per entry value. */
   readonly maxValueBytes: number;
+  /** Bytes (UTF-8) of the domain. */
+  readonly maxDomainBytes: number;
 }
 
-/** 64 descriptors, 32 entries each, keys up to 256 bytes and values up to 1024 bytes (UTF-8). */
+/** 64 descriptors, 32 entries each, keys up to 256 bytes, values up to 1024 bytes, domain up to 256 bytes (UTF-8). */
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = Object.freeze({
   maxDescriptors: 64,
   maxEntries: 32,
   maxKeyBytes: 256,
   maxValueBytes: 1024,
+  maxDomainBytes: 256,
 });
 
 /** Largest uint32: the widest `requests_per_unit` and request `hits_addend` the wire can carry. */
@@ -38,6 +41,11 @@ const MAX_UINT32 = 4_294_967_295;
 export function validateRequest(req: RateLimitRequest, limits: RequestLimits): void {
   if (typeof req.domain !== 'string' || req.domain.length === 0) {
     throw new InvalidArgumentError('rate limit domain must not be empty');
+  }
+  if (!fitsUtf8Bytes(req.domain, limits.maxDomainBytes)) {
+    throw new InvalidArgumentError(
+      `rate limit domain is ${utf8ByteLength(req.domain)} bytes; at most ${limits.maxDomainBytes} are allowed`,
+    );
   }
   const descriptors = req.descriptors;
   if (descriptors.length === 0)

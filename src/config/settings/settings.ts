@@ -90,7 +90,7 @@ export interface Settings {
   readonly responseDynamicMetadata: boolean;
   /** HTTP status of an over-limit answer on /auth (AUTH_REQUEST_OVER_LIMIT_STATUS): 403 for nginx, 429 for forward-auth gateways. */
   readonly authOverLimitStatus: number;
-  /** MAX_DESCRIPTORS_PER_REQUEST, MAX_ENTRIES_PER_DESCRIPTOR, MAX_DESCRIPTOR_KEY_BYTES, MAX_DESCRIPTOR_VALUE_BYTES. */
+  /** MAX_DESCRIPTORS_PER_REQUEST, MAX_ENTRIES_PER_DESCRIPTOR, MAX_DESCRIPTOR_KEY_BYTES, MAX_DESCRIPTOR_VALUE_BYTES, MAX_DOMAIN_BYTES. */
   readonly requestLimits: RequestLimits;
   /** gRPC server keepalive, ms (GRPC_MAX_CONNECTION_AGE / _GRACE). */
   readonly grpcMaxConnectionAgeMs: number;
@@ -241,6 +241,7 @@ export function loadSettings(
       maxValueBytes: read('MAX_DESCRIPTOR_VALUE_BYTES', LIMITS.maxValueBytes, (n, r) =>
         parseIntIn(n, r, 1, 1_048_576),
       ),
+      maxDomainBytes: read('MAX_DOMAIN_BYTES', LIMITS.maxDomainBytes, (n, r) => parseIntIn(n, r, 1, 65_536)),
     },
     grpcMaxConnectionAgeMs: read('GRPC_MAX_CONNECTION_AGE', 86_400_000, parseDurationMs),
     grpcMaxConnectionAgeGraceMs: read('GRPC_MAX_CONNECTION_AGE_GRACE', 3_600_000, parseDurationMs),

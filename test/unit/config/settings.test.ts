@@ -21,7 +21,13 @@ describe('loadSettings', () => {
         remainingHeader: 'RateLimit-Remaining',
         resetHeader: 'RateLimit-Reset',
       },
-      requestLimits: { maxDescriptors: 64, maxEntries: 32, maxKeyBytes: 256, maxValueBytes: 1024 },
+      requestLimits: {
+        maxDescriptors: 64,
+        maxEntries: 32,
+        maxKeyBytes: 256,
+        maxValueBytes: 1024,
+        maxDomainBytes: 256,
+      },
       grpcMaxConnectionAgeMs: 86_400_000,
     });
     expect(warnings).toEqual([]);
@@ -43,6 +49,7 @@ describe('loadSettings', () => {
       LIMIT_LIMIT_HEADER: 'X-L',
       RESPONSE_DYNAMIC_METADATA: 'true',
       MAX_DESCRIPTORS_PER_REQUEST: '5',
+      MAX_DOMAIN_BYTES: '64',
     });
     expect(serviceOptionsOf(settings)).toEqual({
       cacheKeyPrefix: 'p_',
@@ -51,7 +58,7 @@ describe('loadSettings', () => {
       quotaMode: true,
       responseHeaders: { ...DEFAULT_SERVICE_OPTIONS.responseHeaders, enabled: true, limitHeader: 'X-L' },
       dynamicMetadata: true,
-      requestLimits: { ...DEFAULT_SERVICE_OPTIONS.requestLimits, maxDescriptors: 5 },
+      requestLimits: { ...DEFAULT_SERVICE_OPTIONS.requestLimits, maxDescriptors: 5, maxDomainBytes: 64 },
     });
   });
 

@@ -65,12 +65,17 @@ describe('validateRequest', () => {
     rejects(withEntry('é'.repeat(129), 'v'), 'descriptor 1 entry 1 key is 258 bytes; at most 256');
   });
 
+  it('rejects a domain over 256 UTF-8 bytes and accepts one of 256', () => {
+    expect(() => validateRequest(request('é'.repeat(128), [ok]), DEFAULT_REQUEST_LIMITS)).not.toThrow();
+    rejects(request(`${'é'.repeat(128)}d`, [ok]), 'rate limit domain is 257 bytes; at most 256 are allowed');
+  });
+
   it('rejects a value over 1024 UTF-8 bytes', () => {
     rejects(withEntry('k', '€'.repeat(342)), 'descriptor 1 entry 1 value is 1026 bytes; at most 1024');
   });
 
   it('applies the limits it is given', () => {
-    const limits = { maxDescriptors: 1, maxEntries: 1, maxKeyBytes: 2, maxValueBytes: 2 };
+    const limits = { maxDescriptors: 1, maxEntries: 1, maxKeyBytes: 2, maxValueBytes: 2, maxDomainBytes: 2 };
     expect(() => validateRequest(request('d', [ok, ok]), limits)).toThrow('at most 1 are allowed');
     expect(() => validateRequest(request('d', [descriptor([['kkk', 'v']])]), limits)).toThrow(
       'key is 3 bytes',
