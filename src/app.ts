@@ -124,6 +124,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     interceptors: [connectionCallTracking(guards.grpc)],
     onCall: (method, seconds) => metrics.grpcCall(method, seconds),
     tracing,
+    requestLimits: settings.requestLimits,
   });
   const grpcListener = createGrpcListener(grpcServer, guards.grpc);
   const serverOptions = httpServerOptions(settings.connections);

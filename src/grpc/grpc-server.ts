@@ -11,15 +11,14 @@ import { ReflectionService } from '@grpc/reflection';
 import { type HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { RateLimitResult } from '../core/decision.js';
 import type { RateLimitRequest } from '../core/descriptor.js';
-import type {
-  RateLimitRequest as ProtoRequest,
-  RateLimitResponse,
-} from '../gen/envoy/service/ratelimit/v3/rls.js';
+import type { RateLimitResponse } from '../gen/envoy/service/ratelimit/v3/rls.js';
 import type { Logger } from '../log/logger.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../service/request-validation.js';
 import { GrpcCallSpan } from '../tracing/call-span.js';
 import type { Tracing } from '../tracing/tracing.js';
 import { grpcStatusFor } from './error-status.js';
-import { requestFromProto, responseToProto } from './rls-codec.js';
+import { responseToProto } from './rls-codec.js';
+import { decodeRateLimitRequest, maxRequestMessageBytes } from './rls-request-decoder.js';
 import { RATE_LIMIT_SERVICE_DEFINITION } from './rls-service-definition.js';
 
 /** The use case the transport calls; nothing else of the service leaks in here. */
@@ -44,6 +43,8 @@ export interface GrpcServerOptions {
   readonly onCall?: ((method: string, seconds: number) => void) | undefined;
   /** When set (tracing on), each ShouldRateLimit call gets a server span; undefined adds no work per call. */
   readonly tracing?: Tracing | undefined;
+  /** Size limits of one request: decoding stops at the first one crossed; they also size the largest message accepted. */
+  readonly requestLimits?: RequestLimits | undefined;
 }
 
 /** Our .proto files, found beside src/ or dist/ (both sit one level below the repo root). */
@@ -54,13 +55,15 @@ const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
  * reflection registered. Binding and shutdown are the caller's.
  */
 export function createGrpcServer(options: GrpcServerOptions): Server {
+  const limits = options.requestLimits ?? DEFAULT_REQUEST_LIMITS;
   const server = new Server({
     'grpc.max_connection_age_ms': options.maxConnectionAgeMs,
     'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs,
     ...connectionOptions(options),
+    'grpc.max_receive_message_length': maxRequestMessageBytes(limits),
   });
   server.addService(RATE_LIMIT_SERVICE_DEFINITION, {
-    shouldRateLimit: shouldRateLimitHandler(options.handler, options.logger, options.onCall, options.tracing),
+    shouldRateLimit: shouldRateLimitHandler(options, limits),
   });
   options.health.addToServer(server);
   new ReflectionService(reflectionPackage()).addToServer(server);
@@ -79,16 +82,9 @@ function connectionOptions(options: GrpcServerOptions): ServerOptions {
   return extra;
 }
 
-function shouldRateLimitHandler(
-  handler: RateLimitHandler,
-  logger: Logger,
-  onCall: ((method: string, seconds: number) => void) | undefined,
-  tracing: Tracing | undefined,
-) {
-  return (
-    call: ServerUnaryCall<ProtoRequest, RateLimitResponse>,
-    done: sendUnaryData<RateLimitResponse>,
-  ): void => {
+function shouldRateLimitHandler(options: GrpcServerOptions, limits: RequestLimits) {
+  const { handler, logger, onCall, tracing } = options;
+  return (call: ServerUnaryCall<Buffer, RateLimitResponse>, done: sendUnaryData<RateLimitResponse>): void => {
     const span =
       tracing === undefined ? undefined : new GrpcCallSpan(tracing, SHOULD_RATE_LIMIT, call.metadata);
     const answer = onCall === undefined ? done : timed(done, onCall);
@@ -101,7 +97,7 @@ function shouldRateLimitHandler(
     };
     let request: RateLimitRequest;
     try {
-      request = requestFromProto(call.request);
+      request = decodeRateLimitRequest(call.request, limits);
     } catch (error) {
       fail(error);
       return;

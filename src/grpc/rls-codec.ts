@@ -1,10 +1,6 @@
 import type { DescriptorStatus, RateLimitResult } from '../core/decision.js';
-import type { RateLimitRequest, RequestDescriptor } from '../core/descriptor.js';
-import { InvalidArgumentError } from '../core/errors.js';
 import type { Unit } from '../core/units.js';
-import type { RateLimitDescriptor } from '../gen/envoy/extensions/common/ratelimit/v3/ratelimit.js';
 import {
-  type RateLimitRequest as ProtoRequest,
   RateLimitResponse_RateLimit_Unit as ProtoUnit,
   type RateLimitResponse,
   RateLimitResponse_Code,
@@ -12,11 +8,12 @@ import {
 } from '../gen/envoy/service/ratelimit/v3/rls.js';
 
 /**
- * Conversion between the generated protobuf messages and the transport-free
- * core types. Both unit enums (envoy.type.v3.RateLimitUnit and
- * RateLimitResponse.RateLimit.Unit) share their numbers, WEEK = 7 included.
+ * Conversion of the core result to the generated protobuf response (requests
+ * are decoded straight from the wire by rls-request-decoder.ts). Both unit
+ * enums (envoy.type.v3.RateLimitUnit and RateLimitResponse.RateLimit.Unit)
+ * share their numbers, WEEK = 7 included.
  */
-const UNIT_BY_NUMBER: readonly (Unit | undefined)[] = [
+export const UNIT_BY_NUMBER: readonly (Unit | undefined)[] = [
   undefined,
   'SECOND',
   'MINUTE',
@@ -36,33 +33,6 @@ const NUMBER_BY_UNIT: Readonly<Record<Unit, ProtoUnit>> = {
   MONTH: ProtoUnit.MONTH,
   YEAR: ProtoUnit.YEAR,
 };
-
-/** Proto request → core request. Throws InvalidArgumentError for an override with an unknown unit. */
-export function requestFromProto(request: ProtoRequest): RateLimitRequest {
-  return {
-    domain: request.domain,
-    descriptors: request.descriptors.map(descriptorFromProto),
-    hitsAddend: request.hitsAddend,
-  };
-}
-
-function descriptorFromProto(descriptor: RateLimitDescriptor, index: number): RequestDescriptor {
-  const override = descriptor.limit;
-  if (override === undefined) {
-    return { entries: descriptor.entries, hitsAddend: descriptor.hitsAddend };
-  }
-  const unit = UNIT_BY_NUMBER[override.unit];
-  if (unit === undefined) {
-    throw new InvalidArgumentError(
-      `descriptor ${index}: limit override has an unknown unit (${override.unit}); use SECOND to YEAR`,
-    );
-  }
-  return {
-    entries: descriptor.entries,
-    limit: { requestsPerUnit: override.requestsPerUnit, unit },
-    hitsAddend: descriptor.hitsAddend,
-  };
-}
 
 /** Core result → proto response. */
 export function responseToProto(result: RateLimitResult): RateLimitResponse {

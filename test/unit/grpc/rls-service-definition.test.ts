@@ -61,4 +61,9 @@ describe('the ShouldRateLimit response serializer', () => {
       RateLimitServiceService.shouldRateLimit.path,
     );
   });
+
+  it('hands the request to the handler as its raw bytes, so that a bad one is INVALID_ARGUMENT there and not INTERNAL in grpc-js', () => {
+    const bytes = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]); // a length far past the end
+    expect(RATE_LIMIT_SERVICE_DEFINITION.shouldRateLimit.requestDeserialize(bytes)).toBe(bytes);
+  });
 });
