@@ -1,4 +1,4 @@
-import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { getTextEncoding } from '@bufbuild/protobuf/wire';
 import type {
   DescriptorEntry,
   LimitOverride,
@@ -46,10 +46,18 @@ export function decodeRateLimitRequest(bytes: Uint8Array, limits: RequestLimits)
   }
 }
 
-/** The generated code's reader (its `string()` included), with its bytes readable (`buf` is private there). */
-class WireReader extends BinaryReader {
+/**
+ * A position in the message. Not @bufbuild/protobuf's BinaryReader, which the
+ * generated code uses: building one (a DataView and per-instance closures) was
+ * a tenth of a small request's decoding, and its varints are 32-bit or BigInt
+ * where the bounds below need exact numbers up to 2^53.
+ */
+class WireReader {
+  pos = 0;
+  readonly len: number;
+
   constructor(readonly wire: Uint8Array) {
-    super(wire);
+    this.len = wire.length;
   }
 }
 
@@ -70,24 +78,25 @@ const MAX_GROUP_DEPTH = 32;
 function readRequest(r: WireReader, limits: RequestLimits): RateLimitRequest {
   const end = r.len;
   const descriptors: RequestDescriptor[] = [];
-  let domainAt = -1;
+  let domainStart = -1;
+  let domainEnd = -1;
   let hitsAddend = 0;
   while (r.pos < end) {
     const tag = readTag(r);
     const field = tag >>> 3;
     if (field === 1) {
-      expectWireType(r, tag, LEN, 'domain');
-      const start = r.pos;
+      if ((tag & 7) !== LEN) throw wrongWireType(r, tag, LEN, 'domain');
       const length = readLength(r, end);
       if (length > limits.maxDomainBytes) {
         throw new InvalidArgumentError(
           `rate limit domain is ${length} bytes; at most ${limits.maxDomainBytes} are allowed`,
         );
       }
-      domainAt = start;
+      domainStart = r.pos;
       r.pos += length;
+      domainEnd = r.pos;
     } else if (field === 2) {
-      expectWireType(r, tag, LEN, 'descriptors');
+      if ((tag & 7) !== LEN) throw wrongWireType(r, tag, LEN, 'descriptors');
       const index = descriptors.length;
       if (index === limits.maxDescriptors) {
         throw new InvalidArgumentError(
@@ -97,7 +106,7 @@ function readRequest(r: WireReader, limits: RequestLimits): RateLimitRequest {
       const length = readLength(r, end);
       descriptors.push(readDescriptor(r, r.pos + length, index, limits));
     } else if (field === 3) {
-      expectWireType(r, tag, VARINT, 'hits_addend');
+      if ((tag & 7) !== VARINT) throw wrongWireType(r, tag, VARINT, 'hits_addend');
       const start = r.pos;
       hitsAddend = readVarint(r);
       if (hitsAddend > MAX_UINT32) {
@@ -108,7 +117,11 @@ function readRequest(r: WireReader, limits: RequestLimits): RateLimitRequest {
     } else skipField(r, tag, end, 0);
   }
   expectEnd(r, end);
-  return { domain: domainAt < 0 ? '' : stringAt(r, domainAt), descriptors, hitsAddend };
+  return {
+    domain: domainStart < 0 ? '' : decodeString(r.wire, domainStart, domainEnd),
+    descriptors,
+    hitsAddend,
+  };
 }
 
 function readDescriptor(r: WireReader, end: number, index: number, limits: RequestLimits): RequestDescriptor {
@@ -119,7 +132,7 @@ function readDescriptor(r: WireReader, end: number, index: number, limits: Reque
     const tag = readTag(r);
     const field = tag >>> 3;
     if (field === 1) {
-      expectWireType(r, tag, LEN, `descriptor ${index} entries`);
+      if ((tag & 7) !== LEN) throw wrongWireType(r, tag, LEN, `descriptor ${index} entries`);
       const entry = entries.length;
       if (entry === limits.maxEntries) {
         throw new InvalidArgumentError(
@@ -127,13 +140,13 @@ function readDescriptor(r: WireReader, end: number, index: number, limits: Reque
         );
       }
       const length = readLength(r, end);
-      entries.push(readEntry(r, r.pos + length, `descriptor ${index} entry ${entry}`, limits));
+      entries.push(readEntry(r, r.pos + length, index, entry, limits));
     } else if (field === 2) {
-      expectWireType(r, tag, LEN, `descriptor ${index} limit`);
+      if ((tag & 7) !== LEN) throw wrongWireType(r, tag, LEN, `descriptor ${index} limit`);
       const length = readLength(r, end);
       limit = readOverride(r, r.pos + length, index);
     } else if (field === 3) {
-      expectWireType(r, tag, LEN, `descriptor ${index} hits_addend`);
+      if ((tag & 7) !== LEN) throw wrongWireType(r, tag, LEN, `descriptor ${index} hits_addend`);
       const length = readLength(r, end);
       hitsAddend = readHits(r, r.pos + length, index);
     } else skipField(r, tag, end, 0);
@@ -142,18 +155,24 @@ function readDescriptor(r: WireReader, end: number, index: number, limits: Reque
   return { entries, limit, hitsAddend };
 }
 
-function readEntry(r: WireReader, end: number, where: string, limits: RequestLimits): DescriptorEntry {
+function readEntry(
+  r: WireReader,
+  end: number,
+  index: number,
+  entry: number,
+  limits: RequestLimits,
+): DescriptorEntry {
   let key = '';
   let value = '';
   while (r.pos < end) {
     const tag = readTag(r);
     const field = tag >>> 3;
     if (field === 1) {
-      expectWireType(r, tag, LEN, `${where} key`);
-      key = readString(r, end, limits.maxKeyBytes, `${where} key`);
+      if ((tag & 7) !== LEN) throw wrongWireType(r, tag, LEN, `descriptor ${index} entry ${entry} key`);
+      key = readString(r, end, limits.maxKeyBytes, index, entry, 'key');
     } else if (field === 2) {
-      expectWireType(r, tag, LEN, `${where} value`);
-      value = readString(r, end, limits.maxValueBytes, `${where} value`);
+      if ((tag & 7) !== LEN) throw wrongWireType(r, tag, LEN, `descriptor ${index} entry ${entry} value`);
+      value = readString(r, end, limits.maxValueBytes, index, entry, 'value');
     } else skipField(r, tag, end, 0);
   }
   expectEnd(r, end);
@@ -168,7 +187,8 @@ function readOverride(r: WireReader, end: number, index: number): LimitOverride 
     const tag = readTag(r);
     const field = tag >>> 3;
     if (field === 1) {
-      expectWireType(r, tag, VARINT, `descriptor ${index} limit requests_per_unit`);
+      if ((tag & 7) !== VARINT)
+        throw wrongWireType(r, tag, VARINT, `descriptor ${index} limit requests_per_unit`);
       const start = r.pos;
       requestsPerUnit = readVarint(r);
       if (requestsPerUnit > MAX_UINT32) {
@@ -177,7 +197,7 @@ function readOverride(r: WireReader, end: number, index: number): LimitOverride 
         );
       }
     } else if (field === 2) {
-      expectWireType(r, tag, VARINT, `descriptor ${index} limit unit`);
+      if ((tag & 7) !== VARINT) throw wrongWireType(r, tag, VARINT, `descriptor ${index} limit unit`);
       unitAt = r.pos;
       unitNumber = readVarint(r);
     } else skipField(r, tag, end, 0);
@@ -200,7 +220,7 @@ function readHits(r: WireReader, end: number, index: number): number {
   while (r.pos < end) {
     const tag = readTag(r);
     if (tag >>> 3 === 1) {
-      expectWireType(r, tag, VARINT, `descriptor ${index} hits_addend value`);
+      if ((tag & 7) !== VARINT) throw wrongWireType(r, tag, VARINT, `descriptor ${index} hits_addend value`);
       const start = r.pos;
       hits = readVarint(r);
       if (hits > MAX_HITS) {
@@ -215,23 +235,45 @@ function readHits(r: WireReader, end: number, index: number): number {
 }
 
 /** A length-delimited string of at most `maxBytes` bytes, checked before it is decoded. */
-function readString(r: WireReader, end: number, maxBytes: number, where: string): string {
-  const start = r.pos;
+function readString(
+  r: WireReader,
+  end: number,
+  maxBytes: number,
+  index: number,
+  entry: number,
+  what: string,
+): string {
   const length = readLength(r, end);
   if (length > maxBytes) {
-    throw new InvalidArgumentError(`${where} is ${length} bytes; at most ${maxBytes} are allowed`);
+    throw new InvalidArgumentError(
+      `descriptor ${index} entry ${entry} ${what} is ${length} bytes; at most ${maxBytes} are allowed`,
+    );
   }
-  r.pos = start;
-  return r.string(); // the generated decoder's own UTF-8 decoding (ASCII fast path, U+FFFD)
+  const start = r.pos;
+  r.pos += length;
+  return decodeString(r.wire, start, r.pos);
 }
 
-/** The string whose length prefix starts at `at` (already bounds-checked). */
-function stringAt(r: WireReader, at: number): string {
-  const end = r.pos;
-  r.pos = at;
-  const text = r.string();
-  r.pos = end;
-  return text;
+/** Short ASCII strings are built directly, as the generated decoder's reader does. */
+const ASCII_MAX_LENGTH = 32;
+
+/**
+ * UTF-8 bytes `start`..`end` as text, exactly as the generated decoder decodes
+ * them: @bufbuild/protobuf's decoder (invalid sequences become U+FFFD, a
+ * leading U+FEFF is kept) behind the same short-ASCII fast path.
+ */
+function decodeString(buf: Uint8Array, start: number, end: number): string {
+  const length = end - start;
+  if (length <= ASCII_MAX_LENGTH) {
+    const codes = new Array<number>(length);
+    for (let i = 0; i < length; i++) {
+      const byte = buf[start + i]!;
+      if (byte > 0x7f) return getTextEncoding().decodeUtf8(buf.subarray(start, end));
+      codes[i] = byte;
+    }
+    return String.fromCharCode.apply(String, codes);
+  }
+  return getTextEncoding().decodeUtf8(buf.subarray(start, end));
 }
 
 /**
@@ -293,10 +335,9 @@ function expectEnd(r: WireReader, end: number): void {
   if (r.pos !== end) throw malformed(r, `a field runs past the end of its message`);
 }
 
-function expectWireType(r: WireReader, tag: number, wireType: number, field: string): void {
-  if ((tag & 7) !== wireType) {
-    throw malformed(r, `${field} has wire type ${tag & 7}, expected ${wireType}`);
-  }
+/** Called only on the error path, so that the field's name is not built for every field read. */
+function wrongWireType(r: WireReader, tag: number, wireType: number, field: string): InvalidArgumentError {
+  return malformed(r, `${field} has wire type ${tag & 7}, expected ${wireType}`);
 }
 
 /** Skips an unknown field without copying it. */
