@@ -132,6 +132,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   const httpServer = createHttpServer({
     handler: service,
     authOverLimitStatus: settings.authOverLimitStatus,
+    requestLimits: settings.requestLimits,
     isServing: () => health.isServing(),
     healthDetail: () => healthDetail(health, guarded.status(), configSource.current()?.domains().length),
     logger,

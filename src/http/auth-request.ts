@@ -1,6 +1,7 @@
 import type { RateLimitResult } from '../core/decision.js';
 import type { DescriptorEntry, RateLimitRequest, RequestDescriptor } from '../core/descriptor.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../service/request-validation.js';
 
 /**
  * `/auth`: the rate limit check for HTTP gateways that ask an external
@@ -25,9 +26,16 @@ export type DistinctHeaders = Readonly<Record<string, readonly string[] | undefi
  *   descriptor, then each query `descriptor=key=value,key2=value2`; keys and values are
  *   percent-decoded after splitting on `,` and the first `=`, so `%2C`/`%3D` carry literal ones.
  * - hits: header `X-RateLimit-Hits`, else query `hits` (uint32; 0 counts as 1, as in Envoy).
- * @throws InvalidArgumentError naming what is missing or malformed (→ 400).
+ * The number of descriptors and of entries in each is checked against `limits`
+ * before any is decoded (the service checks the rest); Node's HTTP parser
+ * already caps the request line and headers together at 16 KiB (maxHeaderSize).
+ * @throws InvalidArgumentError naming what is missing, malformed or over a limit (→ 400).
  */
-export function authRequestFromHttp(headers: DistinctHeaders, url: string): RateLimitRequest {
+export function authRequestFromHttp(
+  headers: DistinctHeaders,
+  url: string,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): RateLimitRequest {
   const query = parseQuery(url);
   const domain = firstHeader(headers, 'x-ratelimit-domain') ?? decode(query.get('domain')?.[0], 'domain');
   if (domain === undefined || domain.trim() === '')
@@ -37,10 +45,16 @@ export function authRequestFromHttp(headers: DistinctHeaders, url: string): Rate
     throw new InvalidArgumentError(
       'missing descriptor: send header X-RateLimit-Descriptor: key=value[, key2=value2] or query descriptor=',
     );
+  if (rawDescriptors.length > limits.maxDescriptors) {
+    throw new InvalidArgumentError(
+      `${rawDescriptors.length} descriptors (X-RateLimit-Descriptor headers and descriptor= query arguments); ` +
+        `at most ${limits.maxDescriptors} are allowed`,
+    );
+  }
   const hitsText = firstHeader(headers, 'x-ratelimit-hits') ?? decode(query.get('hits')?.[0], 'hits');
   return {
     domain: domain.trim(),
-    descriptors: rawDescriptors.map(parseDescriptor),
+    descriptors: rawDescriptors.map((text, index) => parseDescriptor(text, limits.maxEntries, index)),
     hitsAddend: hitsText === undefined ? 0 : parseHits(hitsText),
   };
 }
@@ -48,13 +62,23 @@ export function authRequestFromHttp(headers: DistinctHeaders, url: string): Rate
 /**
  * One descriptor from `key=value, key2=value2` (whitespace around items ignored,
  * empty items skipped; keys must be non-empty, values may be empty).
- * @throws InvalidArgumentError on an item without `=`, an empty key or a bad `%` escape.
+ * @throws InvalidArgumentError on an item without `=`, an empty key, a bad `%` escape
+ *   or more than `maxEntries` entries (`index` names the descriptor in that message).
  */
-export function parseDescriptor(text: string): RequestDescriptor {
+export function parseDescriptor(
+  text: string,
+  maxEntries = DEFAULT_REQUEST_LIMITS.maxEntries,
+  index = 0,
+): RequestDescriptor {
   const entries: DescriptorEntry[] = [];
   for (const item of text.split(',')) {
     const pair = item.trim();
     if (pair === '') continue;
+    if (entries.length === maxEntries) {
+      throw new InvalidArgumentError(
+        `descriptor ${index} entry ${maxEntries}: at most ${maxEntries} entries per descriptor are allowed`,
+      );
+    }
     const eq = pair.indexOf('=');
     if (eq <= 0)
       throw new InvalidArgumentError(`bad descriptor entry ${JSON.stringify(pair)}: want key=value`);

@@ -9,9 +9,10 @@ import type { RateLimitResult } from '../core/decision.js';
 import type { RateLimitRequest } from '../core/descriptor.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../service/request-validation.js';
 import { authRequestFromHttp, authResponseFor, DEFAULT_OVER_LIMIT_STATUS } from './auth-request.js';
 import { httpStatusFor } from './error-status.js';
-import { requestFromJson, responseToJson } from './json-codec.js';
+import { checkJsonShape, maxJsonBodyBytes, requestFromJson, responseToJson } from './json-codec.js';
 
 export interface HttpServerOptions {
   readonly handler: { shouldRateLimit(request: RateLimitRequest): Promise<RateLimitResult> };
@@ -24,15 +25,15 @@ export interface HttpServerOptions {
     httpCall(route: string, code: number, seconds: number): void;
   };
   readonly logger: Logger;
-  /** Largest /json body accepted, bytes. */
+  /** Size limits of one request (/json and /auth); by default DEFAULT_REQUEST_LIMITS. */
+  readonly requestLimits?: RequestLimits;
+  /** Largest /json body accepted, bytes; by default derived from `requestLimits` (maxJsonBodyBytes). */
   readonly maxBodyBytes?: number;
   /** Status of an over-limit answer on /auth (AUTH_REQUEST_OVER_LIMIT_STATUS); default 403, what nginx auth_request needs. */
   readonly authOverLimitStatus?: number;
   /** node:http listener options (timeouts, largest request head); connections/http-limits.ts builds them. */
   readonly serverOptions?: ServerOptions | undefined;
 }
-
-const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 
 /** Routes counted by name in the HTTP metrics; any other path is counted as `other`. */
 const ROUTES: ReadonlySet<string> = new Set(['/json', '/auth', '/healthcheck', '/metrics']);
@@ -44,7 +45,8 @@ const ROUTES: ReadonlySet<string> = new Set(['/json', '/auth', '/healthcheck', '
  * Ours: `/auth`, any method, the gateway check (nginx auth_request, forward-auth); see auth-request.ts.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
-  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limits = options.requestLimits ?? DEFAULT_REQUEST_LIMITS;
+  const maxBody = options.maxBodyBytes ?? maxJsonBodyBytes(limits);
   return createServer(options.serverOptions ?? {}, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const metrics = options.metrics;
@@ -54,12 +56,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
       res.once('finish', () => metrics.httpCall(route, res.statusCode, (performance.now() - started) / 1000));
     }
     if (path === '/json') {
-      handleJson(req, res, options, maxBody).catch((error: unknown) => {
+      handleJson(req, res, options, limits, maxBody).catch((error: unknown) => {
         options.logger.error({ err: error }, '/json handler failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
       });
     } else if (path === '/auth') {
-      handleAuth(req, res, options).catch((error: unknown) => {
+      handleAuth(req, res, options, limits).catch((error: unknown) => {
         options.logger.error({ err: error }, '/auth handler failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
       });
@@ -87,14 +89,18 @@ async function handleJson(
   req: IncomingMessage,
   res: ServerResponse,
   options: HttpServerOptions,
+  limits: RequestLimits,
   maxBody: number,
 ): Promise<void> {
   const body = await readBody(req, maxBody);
   if (body === undefined) {
+    // the rest of the body is not read: the connection closes after this answer
+    res.setHeader('connection', 'close');
     send(res, 413, 'text/plain', `request body larger than ${maxBody} bytes\n`);
     return;
   }
   try {
+    checkJsonShape(body, limits);
     const request = requestFromJson(parseJson(body));
     const result = await options.handler.shouldRateLimit(request);
     const status = result.overallCode === 'OK' ? 200 : 429;
@@ -111,10 +117,11 @@ async function handleAuth(
   req: IncomingMessage,
   res: ServerResponse,
   options: HttpServerOptions,
+  limits: RequestLimits,
 ): Promise<void> {
   req.resume();
   try {
-    const request = authRequestFromHttp(req.headersDistinct, req.url ?? '/');
+    const request = authRequestFromHttp(req.headersDistinct, req.url ?? '/', limits);
     const result = await options.handler.shouldRateLimit(request);
     const { status, headers } = authResponseFor(
       result,
@@ -143,18 +150,31 @@ function parseJson(body: string): unknown {
   }
 }
 
-/** The whole body as UTF-8, or undefined when it exceeds `maxBytes` (the rest is drained, not buffered). */
+/**
+ * The whole body as UTF-8, or undefined as soon as it exceeds `maxBytes`: at
+ * once when Content-Length says so, else when the bytes read pass it. What is
+ * beyond is neither buffered nor waited for.
+ */
 function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > maxBytes) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > maxBytes) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.off('end', onEnd);
+      chunks.length = 0;
+      resolve(undefined);
+    };
+    const onEnd = (): void => resolve(Buffer.concat(chunks).toString('utf8'));
+    req.on('data', onData);
+    req.on('end', onEnd);
     req.on('error', reject);
   });
 }

@@ -2,6 +2,7 @@ import type { DescriptorStatus, RateLimitResult } from '../core/decision.js';
 import type { DescriptorEntry, RateLimitRequest, RequestDescriptor } from '../core/descriptor.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseUnit, type Unit } from '../core/units.js';
+import type { RequestLimits } from '../service/request-validation.js';
 
 /**
  * The protobuf-JSON form of RateLimitRequest/RateLimitResponse used by POST
@@ -18,6 +19,61 @@ export function requestFromJson(body: unknown): RateLimitRequest {
     descriptors: descriptors.map(descriptorFromJson),
     hitsAddend: optionalUint(request.hitsAddend ?? request.hits_addend, 'hitsAddend') ?? 0,
   };
+}
+
+/** Per-entry JSON besides key and value (`{"key":"","value":""},`, with room for whitespace). */
+const ENTRY_OVERHEAD = 64;
+/** Per-descriptor JSON besides its entries: braces, names, a limit override and a hitsAddend. */
+const DESCRIPTOR_OVERHEAD = 256;
+/** Room for the request's other fields and for formatting. */
+const BODY_SLACK = 64 * 1024;
+
+/**
+ * The largest POST /json body a request within `limits` can need: keys, values
+ * and the domain counted twice (room for JSON escapes), plus generous overhead;
+ * never below 64 KiB. A longer body is refused with 413 before it is parsed.
+ * 5.5 MB with the defaults.
+ */
+export function maxJsonBodyBytes(limits: RequestLimits): number {
+  const entry = 2 * (limits.maxKeyBytes + limits.maxValueBytes) + ENTRY_OVERHEAD;
+  const descriptor = limits.maxEntries * entry + DESCRIPTOR_OVERHEAD;
+  return limits.maxDescriptors * descriptor + 2 * limits.maxDomainBytes + BODY_SLACK;
+}
+
+/**
+ * Counts the objects and arrays of a JSON text (one pass, nothing allocated)
+ * and rejects it before JSON.parse builds them when there are more than a
+ * request within `limits` can have: the request, each descriptor, its limit and
+ * its entries; the descriptor list and each entry list. So a body of a million
+ * `{}` costs a scan, not a million objects.
+ * @throws InvalidArgumentError naming the bound.
+ */
+export function checkJsonShape(body: string, limits: RequestLimits): void {
+  const maxObjects = 1 + limits.maxDescriptors * (2 + limits.maxEntries);
+  const maxArrays = 1 + limits.maxDescriptors;
+  let objects = 0;
+  let arrays = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b) {
+      if (++objects > maxObjects) throw tooMany('objects', maxObjects, limits);
+    } else if (c === 0x5b) {
+      if (++arrays > maxArrays) throw tooMany('arrays', maxArrays, limits);
+    }
+  }
+}
+
+function tooMany(what: string, max: number, limits: RequestLimits): InvalidArgumentError {
+  return bad(
+    `request body has more than ${max} JSON ${what}, the most a request within the limits ` +
+      `(${limits.maxDescriptors} descriptors of ${limits.maxEntries} entries) can have`,
+  );
 }
 
 function descriptorFromJson(raw: unknown, index: number): RequestDescriptor {

@@ -1,4 +1,7 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { maxJsonBodyBytes } from '../../src/http/json-codec.js';
+import { DEFAULT_REQUEST_LIMITS } from '../../src/service/request-validation.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const CONFIG = {
@@ -104,12 +107,52 @@ describe('POST /json', () => {
     expect(await reply.text()).toContain('no rate limit configuration loaded');
   });
 
-  it('answers 413 for a body over 1 MiB and keeps serving', async () => {
+  it('answers 413 for a body over the bound derived from the request limits (5.5 MB by default) and keeps serving', async () => {
     server = await startServer({ config: CONFIG });
-    const huge = JSON.stringify({ domain: 'shop', descriptors: [], pad: 'x'.repeat(2_000_000) });
+    const huge = JSON.stringify({ domain: 'shop', descriptors: [], pad: 'x'.repeat(6_000_000) });
     const reply = await postJson(server.httpUrl, huge);
     expect(reply.status).toBe(413);
+    expect(await reply.text()).toBe(
+      `request body larger than ${maxJsonBodyBytes(DEFAULT_REQUEST_LIMITS)} bytes\n`,
+    );
     expect((await postJson(server.httpUrl, request('after'))).status).toBe(200);
+  });
+
+  it('answers 413 from a Content-Length over the bound without waiting for the body', async () => {
+    server = await startServer({ config: CONFIG });
+    const { port } = new URL(server.httpUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n{');
+      });
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk.toString();
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+  });
+
+  it('answers 400 naming the bound for a body of more JSON objects than the limits allow, before parsing it', async () => {
+    server = await startServer({ config: CONFIG });
+    const body = `{"domain":"shop","descriptors":[${Array(100_000).fill('{}').join(',')}]}`;
+    const reply = await postJson(server.httpUrl, body);
+    expect(reply.status).toBe(400);
+    expect(await reply.text()).toMatch(/^request body has more than 2177 JSON objects/);
+  });
+
+  it('accepts the largest request within the limits: 64 descriptors of 32 entries, 256-byte keys, 1024-byte values', async () => {
+    server = await startServer({ config: CONFIG });
+    const entries = Array.from({ length: 32 }, (_, i) => ({
+      key: `${i}`.padEnd(256, 'k'),
+      value: 'v'.repeat(1024),
+    }));
+    const body = { domain: 'shop', descriptors: Array.from({ length: 64 }, () => ({ entries })) };
+    const reply = await postJson(server.httpUrl, body);
+    expect(reply.status).toBe(200);
   });
 });
 
@@ -173,6 +216,32 @@ describe('GET /auth through the real server', () => {
     expect(over.status).toBe(429);
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(over.headers.get('x-ratelimit-limit')).toBe('2');
+  });
+
+  it('answers 400 naming the bound for 65 descriptors or a descriptor of 33 entries', async () => {
+    server = await startServer({ config: CONFIG });
+    const query = Array.from({ length: 65 }, (_, i) => `descriptor=user=${i}`).join('&');
+    const tooMany = await fetch(`${server.httpUrl}/auth?domain=shop&${query}`);
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.text()).toMatch(/^65 descriptors .*; at most 64 are allowed/);
+    const wide = Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(',');
+    const tooWide = await fetch(`${server.httpUrl}/auth`, {
+      headers: { 'X-RateLimit-Domain': 'shop', 'X-RateLimit-Descriptor': wide },
+    });
+    expect(tooWide.status).toBe(400);
+    expect(await tooWide.text()).toBe(
+      'descriptor 0 entry 32: at most 32 entries per descriptor are allowed\n',
+    );
+  });
+
+  it("leaves a request line and headers over 16 KiB to Node's HTTP parser (431), then keeps serving", async () => {
+    server = await startServer({ config: CONFIG });
+    const long = await fetch(`${server.httpUrl}/auth?domain=shop&descriptor=user=${'x'.repeat(17 * 1024)}`);
+    expect(long.status).toBe(431);
+    const ok = await fetch(`${server.httpUrl}/auth`, {
+      headers: { 'X-RateLimit-Domain': 'shop', 'X-RateLimit-Descriptor': 'user=after' },
+    });
+    expect(ok.status).toBe(200);
   });
 });
 

@@ -79,6 +79,27 @@ describe('authRequestFromHttp', () => {
   });
 });
 
+describe('authRequestFromHttp bounds', () => {
+  const limits = { maxDescriptors: 2, maxEntries: 2, maxKeyBytes: 8, maxValueBytes: 8, maxDomainBytes: 8 };
+
+  it('accepts the limit of descriptors from headers and query together, and rejects one more before parsing any', () => {
+    const headers = { 'x-ratelimit-domain': ['d'], 'x-ratelimit-descriptor': ['a=1'] };
+    expect(authRequestFromHttp(headers, '/auth?descriptor=b=2', limits).descriptors).toHaveLength(2);
+    expect(() => authRequestFromHttp(headers, '/auth?descriptor=b=2&descriptor=%ZZ', limits)).toThrow(
+      new InvalidArgumentError(
+        '3 descriptors (X-RateLimit-Descriptor headers and descriptor= query arguments); at most 2 are allowed',
+      ),
+    );
+  });
+
+  it('applies the entry limit to each descriptor, naming it', () => {
+    const headers = { 'x-ratelimit-domain': ['d'], 'x-ratelimit-descriptor': ['a=1', 'a=1,b=2,c=3'] };
+    expect(() => authRequestFromHttp(headers, '/auth', limits)).toThrow(
+      'descriptor 1 entry 2: at most 2 entries per descriptor are allowed',
+    );
+  });
+});
+
 describe('parseDescriptor', () => {
   it('splits on commas and the first =, trims, and percent-decodes keys and values afterwards', () => {
     expect(parseDescriptor(' path = /a%2Cb%3Dc , q=x=y,user%20id=caf%C3%A9+1 ')).toEqual({
@@ -88,6 +109,15 @@ describe('parseDescriptor', () => {
 
   it('allows an empty value and skips empty items', () => {
     expect(parseDescriptor('a=, ,b=1,')).toEqual({ entries: entries(['a', ''], ['b', '1']) });
+  });
+
+  it('accepts 32 entries and stops at the 33rd, naming the descriptor (empty items not counted)', () => {
+    const items = (n: number) => Array.from({ length: n }, (_, i) => `k${i}=v`).join(', ,');
+    expect(parseDescriptor(items(32)).entries).toHaveLength(32);
+    expect(() => parseDescriptor(items(33), 32, 4)).toThrow(
+      new InvalidArgumentError('descriptor 4 entry 32: at most 32 entries per descriptor are allowed'),
+    );
+    expect(() => parseDescriptor('a=1,b=2', 1)).toThrow('entry 1: at most 1 entries');
   });
 
   it.each([
