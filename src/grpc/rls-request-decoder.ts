@@ -1,4 +1,3 @@
-import { getTextEncoding } from '@bufbuild/protobuf/wire';
 import type {
   DescriptorEntry,
   LimitOverride,
@@ -7,6 +6,20 @@ import type {
 } from '../core/descriptor.js';
 import { InvalidArgumentError, RateLimitError } from '../core/errors.js';
 import type { RequestLimits } from '../service/request-validation.js';
+import {
+  decodeString,
+  expectEnd,
+  LEN,
+  malformed,
+  readLength,
+  readTag,
+  readVarint,
+  skipField,
+  VARINT,
+  varintText,
+  WireReader,
+  wrongWireType,
+} from './protobuf-wire.js';
 import { UNIT_BY_NUMBER } from './rls-codec.js';
 
 /**
@@ -46,34 +59,10 @@ export function decodeRateLimitRequest(bytes: Uint8Array, limits: RequestLimits)
   }
 }
 
-/**
- * A position in the message. Not @bufbuild/protobuf's BinaryReader, which the
- * generated code uses: building one (a DataView and per-instance closures) was
- * a tenth of a small request's decoding, and its varints are 32-bit or BigInt
- * where the bounds below need exact numbers up to 2^53.
- */
-class WireReader {
-  pos = 0;
-  readonly len: number;
-
-  constructor(readonly wire: Uint8Array) {
-    this.len = wire.length;
-  }
-}
-
 /** Largest request hits_addend and requests_per_unit (uint32 on the wire). */
 const MAX_UINT32 = 4_294_967_295;
 /** Largest per-descriptor hits_addend: the counters are doubles, exact up to 2^53 - 1. */
 const MAX_HITS = Number.MAX_SAFE_INTEGER;
-
-const VARINT = 0;
-const FIXED64 = 1;
-const LEN = 2;
-const START_GROUP = 3;
-const END_GROUP = 4;
-const FIXED32 = 5;
-/** Nesting of unknown groups skipped before the message counts as malformed. */
-const MAX_GROUP_DEPTH = 32;
 
 function readRequest(r: WireReader, limits: RequestLimits): RateLimitRequest {
   const end = r.len;
@@ -252,134 +241,6 @@ function readString(
   const start = r.pos;
   r.pos += length;
   return decodeString(r.wire, start, r.pos);
-}
-
-/** Short ASCII strings are built directly, as the generated decoder's reader does. */
-const ASCII_MAX_LENGTH = 32;
-
-/**
- * UTF-8 bytes `start`..`end` as text, exactly as the generated decoder decodes
- * them: @bufbuild/protobuf's decoder (invalid sequences become U+FFFD, a
- * leading U+FEFF is kept) behind the same short-ASCII fast path.
- */
-function decodeString(buf: Uint8Array, start: number, end: number): string {
-  const length = end - start;
-  if (length <= ASCII_MAX_LENGTH) {
-    const codes = new Array<number>(length);
-    for (let i = 0; i < length; i++) {
-      const byte = buf[start + i]!;
-      if (byte > 0x7f) return getTextEncoding().decodeUtf8(buf.subarray(start, end));
-      codes[i] = byte;
-    }
-    return String.fromCharCode.apply(String, codes);
-  }
-  return getTextEncoding().decodeUtf8(buf.subarray(start, end));
-}
-
-/**
- * An unsigned varint of up to 10 bytes as a number: exact up to 2^53 - 1 and
- * at least 2^53 when the value is (rounding is monotone and 2^53 is a double),
- * which is all the bounds above need.
- */
-function readVarint(r: WireReader): number {
-  const buf = r.wire;
-  let pos = r.pos;
-  let byte = buf[pos++];
-  if (byte !== undefined && byte < 0x80) {
-    r.pos = pos;
-    return byte;
-  }
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 10; i++) {
-    if (byte === undefined) throw malformed(r, 'truncated varint');
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      r.pos = pos;
-      return value;
-    }
-    scale *= 128;
-    byte = buf[pos++];
-  }
-  throw malformed(r, 'varint longer than 10 bytes');
-}
-
-/** The exact decimal value of the (valid) varint at `start`, for messages. */
-function varintText(r: WireReader, start: number): string {
-  let value = 0n;
-  let shift = 0n;
-  for (let pos = start; pos < r.len; pos++) {
-    const byte = r.wire[pos]!;
-    value |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) break;
-    shift += 7n;
-  }
-  return BigInt.asUintN(64, value).toString();
-}
-
-function readTag(r: WireReader): number {
-  const tag = readVarint(r);
-  if (tag > MAX_UINT32 || tag < 8) throw malformed(r, `invalid tag ${tag}`);
-  return tag;
-}
-
-/** A length prefix that fits inside the enclosing message (which ends at `end`). */
-function readLength(r: WireReader, end: number): number {
-  const length = readVarint(r);
-  if (length > end - r.pos) throw malformed(r, `length ${length} runs past the end of its message`);
-  return length;
-}
-
-/** A field's last varint may not run into the bytes after its message. */
-function expectEnd(r: WireReader, end: number): void {
-  if (r.pos !== end) throw malformed(r, `a field runs past the end of its message`);
-}
-
-/** Called only on the error path, so that the field's name is not built for every field read. */
-function wrongWireType(r: WireReader, tag: number, wireType: number, field: string): InvalidArgumentError {
-  return malformed(r, `${field} has wire type ${tag & 7}, expected ${wireType}`);
-}
-
-/** Skips an unknown field without copying it. */
-function skipField(r: WireReader, tag: number, end: number, depth: number): void {
-  switch (tag & 7) {
-    case VARINT:
-      readVarint(r);
-      break;
-    case FIXED64:
-      r.pos += 8;
-      break;
-    case LEN: {
-      const length = readLength(r, end); // not `r.pos += readLength(…)`: that adds to the position before the length
-      r.pos += length;
-      break;
-    }
-    case FIXED32:
-      r.pos += 4;
-      break;
-    case START_GROUP: {
-      if (depth === MAX_GROUP_DEPTH) throw malformed(r, `groups nested deeper than ${MAX_GROUP_DEPTH}`);
-      for (;;) {
-        if (r.pos >= end) throw malformed(r, `group ${tag >>> 3} is not closed`);
-        const inner = readTag(r);
-        if ((inner & 7) === END_GROUP) {
-          if (inner >>> 3 !== tag >>> 3) throw malformed(r, `group ${tag >>> 3} closed by ${inner >>> 3}`);
-          break;
-        }
-        skipField(r, inner, end, depth + 1);
-      }
-      break;
-    }
-    case END_GROUP:
-      throw malformed(r, `end of group ${tag >>> 3} that was never started`);
-    default:
-      throw malformed(r, `field ${tag >>> 3} has invalid wire type ${tag & 7}`);
-  }
-  if (r.pos > end) throw malformed(r, `field ${tag >>> 3} runs past the end of its message`);
-}
-
-function malformed(r: WireReader, what: string): InvalidArgumentError {
-  return new InvalidArgumentError(`malformed request: ${what} (at byte ${Math.min(r.pos, r.len)})`);
 }
 
 /** Per-entry wire bytes besides the key and value: entry tag and length, key and value tags and lengths. */
