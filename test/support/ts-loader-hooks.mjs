@@ -3,8 +3,14 @@
 // that exists, and .ts files are transpiled by the TypeScript compiler (a dev dependency).
 // Registered for every test process by vitest.config.ts (`--import`, which worker threads
 // inherit); the vitest runner itself does not load .ts through Node, so only workers use it.
-import { access, readFile } from 'node:fs/promises';
+//
+// Every config load starts a new worker, so the output is cached on disk by path, size and
+// mtime (node_modules/.cache/ts-loader-hooks): the compiler is loaded only on a miss.
+import { createHash } from 'node:crypto';
+import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+
+const CACHE_DIR = fileURLToPath(new URL('../../node_modules/.cache/ts-loader-hooks/', import.meta.url));
 
 export async function resolve(specifier, context, next) {
   if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts') && specifier.startsWith('.')) {
@@ -20,8 +26,23 @@ export async function resolve(specifier, context, next) {
 
 export async function load(url, context, next) {
   if (!url.startsWith('file:') || !url.endsWith('.ts')) return next(url, context);
-  const { default: ts } = await import('typescript');
   const path = fileURLToPath(url);
+  const info = await stat(path);
+  const key = createHash('sha256').update(`${path}\0${info.size}\0${info.mtimeMs}`).digest('hex');
+  const cached = `${CACHE_DIR}${key}.js`;
+  const hit = await readFile(cached, 'utf8').catch(() => undefined);
+  if (hit !== undefined) return { format: 'module', source: hit, shortCircuit: true };
+  const source = await transpile(path);
+  // written aside and renamed, so a worker reading at the same time never sees half a file
+  await mkdir(CACHE_DIR, { recursive: true });
+  const temp = `${cached}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await writeFile(temp, source);
+  await rename(temp, cached);
+  return { format: 'module', source, shortCircuit: true };
+}
+
+async function transpile(path) {
+  const { default: ts } = await import('typescript');
   const result = ts.transpileModule(await readFile(path, 'utf8'), {
     fileName: path,
     reportDiagnostics: true,
@@ -32,5 +53,5 @@ export async function load(url, context, next) {
     const text = errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ');
     throw new Error(`${path}: ${text}`);
   }
-  return { format: 'module', source: result.outputText, shortCircuit: true };
+  return result.outputText;
 }
