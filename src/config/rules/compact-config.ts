@@ -35,10 +35,18 @@ export type CompactRecord = string | NodeRecord;
 
 /**
  * One descriptor node, after all of its children: depth (0 for the domain's top level),
- * identity in its level (`key` or `key_value`), its rule's fullKey and shape index (-1: no
- * rule), and its share_threshold value (0: none).
+ * identity in its level (`key` or `key_value`), the length of its key (the identity's
+ * start), its rule's fullKey and shape index (-1: no rule), and its share_threshold value
+ * (0: none).
  */
-export type NodeRecord = [d: number, id: string, fullKey: string, shape: number, share: ShareThreshold | 0];
+export type NodeRecord = [
+  d: number,
+  id: string,
+  keyLength: number,
+  fullKey: string,
+  shape: number,
+  share: ShareThreshold | 0,
+];
 
 /**
  * A rule without its fullKey: most rules of a big config differ only in that, so a shape
@@ -98,7 +106,7 @@ function* levelRecords(
 ): Generator<NodeRecord> {
   for (const [id, node] of level.nodes) {
     if (node.children !== undefined) yield* levelRecords(node.children, depth + 1, shapeOf);
-    yield [depth, id, node.rule?.fullKey ?? '', shapeOf(node.rule), node.share ?? 0];
+    yield [depth, id, node.key.length, node.rule?.fullKey ?? '', shapeOf(node.rule), node.share ?? 0];
   }
 }
 
@@ -157,11 +165,12 @@ export class ConfigAssembler {
     this.#pending = [];
   }
 
-  #addNode([d, id, fullKey, shapeId, share]: NodeRecord): void {
+  #addNode([d, id, keyLength, fullKey, shapeId, share]: NodeRecord): void {
     const children = this.#pending[d + 1];
     this.#pending[d + 1] = undefined;
     const shape = this.#shapes[shapeId];
     const node: ConfigNode = Object.freeze({
+      key: id.slice(0, keyLength),
       rule: shape === undefined ? undefined : Object.freeze({ fullKey, ...shape }),
       children: children === undefined ? undefined : finishLevel(children),
       share: share === 0 ? undefined : Object.freeze(share),

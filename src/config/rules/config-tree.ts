@@ -4,6 +4,12 @@ import { compileWildcard, isWildcard, type WildcardPattern } from './wildcard.js
 
 /** One descriptor of the config, frozen once its subtree is loaded. */
 export interface ConfigNode {
+  /**
+   * The node's config `key`. A level is looked up by `key_value`, as in the reference, but
+   * only a request entry with this key reaches the node, so a caller-chosen value
+   * containing `_` cannot land on the rule of another key (`user=vip` on `user_vip`).
+   */
+  readonly key: string;
   /** The node's `rate_limit` or `rate_limits`, if it has one (a node may have limits and children). */
   readonly rule: LimitRule | undefined;
   /** The next level, undefined when the node has no children. */
@@ -29,6 +35,12 @@ export interface ShareThreshold {
 export interface WildcardNode {
   readonly pattern: WildcardPattern;
   readonly node: ConfigNode;
+  /**
+   * The `*` is in the node's key (a reference quirk kept as is): the pattern matches the
+   * whole `key_value` of any key. Otherwise the `*`s are in the value, and only entries
+   * with the node's key are matched.
+   */
+  readonly anyKey: boolean;
 }
 
 /**
@@ -67,7 +79,11 @@ export function newDomainTree(domain: string, file: string): DomainTree {
 /** Adds a node under its identity; a wildcard identity is also appended to the level's patterns. */
 export function addNode(level: ConfigLevel, identity: string, node: ConfigNode): void {
   level.nodes.set(identity, node);
-  if (isWildcard(identity)) level.wildcards.push(Object.freeze({ pattern: compileWildcard(identity), node }));
+  if (isWildcard(identity)) {
+    level.wildcards.push(
+      Object.freeze({ pattern: compileWildcard(identity), node, anyKey: isWildcard(node.key) }),
+    );
+  }
 }
 
 /** Freezes a finished level; an empty one becomes undefined (a node without children). */

@@ -84,7 +84,7 @@ function loadDescriptor(
       : Object.freeze({ fullKey, ...limits, shadowMode, quotaMode, detailedMetric, valueToMetric, metadata });
   if (rule !== undefined) countLimits(tree, rule);
   const share = shareThreshold && isWildcard(identity) ? Object.freeze({ key, value, identity }) : undefined;
-  const node: ConfigNode = Object.freeze({ rule, children: finishLevel(children), share });
+  const node: ConfigNode = Object.freeze({ key, rule, children: finishLevel(children), share });
   addNode(level, identity, node);
 }
 

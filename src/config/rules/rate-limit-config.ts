@@ -95,7 +95,8 @@ export class RateLimitConfig implements RuleSet {
    * `GetLimit`), or undefined when none applies:
    * unknown domain, no entries, no node for an entry, or no limit on the node reached by the
    * last entry. Per level: the exact identity `key_value` (so an empty value looks up `key_`),
-   * then the level's wildcards in declaration order, then the key-only default `key`; a node
+   * then the level's wildcards in declaration order, then the key-only default `key`, each
+   * only if the node's key is the entry's (see ConfigNode.key; the reference does not check); a node
    * once chosen is never reconsidered (no backtracking). A descriptor with a `limit` override
    * gets that limit without consulting the tree, if the domain exists.
    */
@@ -111,10 +112,13 @@ export class RateLimitConfig implements RuleSet {
       const entry = entries[i]!;
       const lookup = `${entry.key}_${entry.value}`;
       let node: ConfigNode | undefined = level.nodes.get(lookup);
+      // `key_value` is ambiguous when either part holds `_`: only the node's own key reaches it
+      if (node !== undefined && node.key !== entry.key) node = undefined;
       if (node === undefined) {
         const wildcards = level.wildcards;
         for (let w = 0; w < wildcards.length; w++) {
           const wildcard = wildcards[w]!;
+          if (!wildcard.anyKey && wildcard.node.key !== entry.key) continue;
           if (matchesWildcard(wildcard.pattern, lookup)) {
             node = wildcard.node;
             if (node.share !== undefined) {
@@ -124,8 +128,11 @@ export class RateLimitConfig implements RuleSet {
             break;
           }
         }
-        node ??= level.nodes.get(entry.key);
-        if (node === undefined) return undefined;
+        if (node === undefined) {
+          const fallback = level.nodes.get(entry.key);
+          if (fallback === undefined || fallback.key !== entry.key) return undefined;
+          node = fallback;
+        }
       }
       if (i === last) {
         const rule = node.rule;

@@ -119,8 +119,9 @@ descriptors:
     rate_limit: {unit: second, requests_per_unit: 4}
 `);
 
-  it('looks an empty value up as `key_` first', () => {
-    expect(matched(config, 'e', 'k=')).toBe('e.k_');
+  it('does not let an empty value reach a config key ending in `_` (the reference does: `k=` → `k_`)', () => {
+    expect(matched(config, 'e', 'k=')).toBeUndefined();
+    expect(matched(config, 'e', 'k_=x')).toBe('e.k_');
   });
 
   it('lets a `*` wildcard match an empty value before the default', () => {
@@ -131,8 +132,9 @@ descriptors:
     expect(matched(config, 'e', 'd=')).toBe('e.d');
   });
 
-  it('matches a config key that is literally `key_value` (the reference shares one namespace)', () => {
-    expect(matched(config, 'e', 'a=b')).toBe('e.a_b');
+  it('does not let `a=b` reach a config key that is literally `a_b` (the reference shares one namespace)', () => {
+    expect(matched(config, 'e', 'a=b')).toBeUndefined();
+    expect(matched(config, 'e', 'a_b=x')).toBe('e.a_b');
   });
 });
 
