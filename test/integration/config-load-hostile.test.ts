@@ -10,7 +10,7 @@ import { percentile, startOpenLoop } from '../support/open-loop.js';
 
 /**
  * The "hostile input" issue, item 3, against the built server (dist/cli.js): loading a
- * config must never stop the answers, and every bound of docs/limits-config.md must hold.
+ * config must never stop the answers, and every bound of docs/limits.md must hold.
  */
 
 let serve: ServeProcess | undefined;

@@ -1,6 +1,6 @@
 /**
  * Bounds on what one config load may cost, so a hostile or mistaken config cannot stall or
- * exhaust the service (docs/limits-config.md). envoyproxy/ratelimit has none of these; the
+ * exhaust the service (docs/limits.md). envoyproxy/ratelimit has none of these; the
  * defaults are far above real configs (the largest we know of is under 1 MB).
  */
 export interface ConfigLimits {

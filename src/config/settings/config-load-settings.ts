@@ -5,7 +5,7 @@ import { parseDurationMs, parseIntIn } from './settings-parsers.js';
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * How rate limit config files are loaded (docs/limits-config.md): the bounds of one load,
+ * How rate limit config files are loaded (docs/limits.md): the bounds of one load,
  * checked in the loader thread, and the loader thread's own time and heap budget.
  */
 export interface ConfigLoadSettings {

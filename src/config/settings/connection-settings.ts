@@ -3,7 +3,7 @@ import { SettingError } from '../../core/errors.js';
 import { parseDurationMs, parseIntIn } from './settings-parsers.js';
 
 /**
- * Listener and connection bounds of the three ports (docs/limits-connections.md).
+ * Listener and connection bounds of the three ports (docs/limits.md).
  * Each is a setting; the per-port connection caps default to shares of the
  * process's open-file limit, so an idle-connection flood can never use up the
  * descriptors the service needs to answer.
