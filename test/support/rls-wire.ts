@@ -12,12 +12,9 @@ import { UNIT_BY_NUMBER } from '../../src/grpc/rls-codec.js';
  * server did before it decoded the wire itself.
  */
 
-export const VARINT = 0;
-export const FIXED64 = 1;
-export const LEN = 2;
-export const START_GROUP = 3;
-export const END_GROUP = 4;
-export const FIXED32 = 5;
+import { LEN, VARINT } from '../../src/grpc/protobuf-wire.js';
+
+export { END_GROUP, FIXED32, FIXED64, LEN, START_GROUP, VARINT } from '../../src/grpc/protobuf-wire.js';
 
 /** An unsigned varint of any size (values over 2^64 - 1 make overlong, invalid varints). */
 export function varint(value: bigint | number): Buffer {
