@@ -158,7 +158,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     async start() {
       const outcome = await configSource.load();
       if (!outcome.ok && !settings.forceStartWithoutInitialConfig)
-        throw new InitialConfigError(outcome.problems);
+        throw new InitialConfigError(outcome.problems, outcome.problemCount);
       if (!outcome.ok) logger.warn('starting without a valid config (FORCE_START_WITHOUT_INITIAL_CONFIG)');
       configSource.watch();
       await backend.start();

@@ -92,10 +92,18 @@ export interface ConfigProblem {
 
 /** The initial config is invalid and FORCE_START_WITHOUT_INITIAL_CONFIG is off. */
 export class InitialConfigError extends RateLimitError {
-  constructor(readonly problems: readonly ConfigProblem[]) {
+  /**
+   * @param problems the problems listed (at most CONFIG_MAX_PROBLEMS)
+   * @param problemCount every problem found, listed or not
+   */
+  constructor(
+    readonly problems: readonly ConfigProblem[],
+    readonly problemCount: number = problems.length,
+  ) {
+    const unlisted = problemCount > problems.length ? `; the first ${problems.length} listed` : '';
     super(
       'CONFIG_INVALID',
-      `invalid initial config (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+      `invalid initial config (${problemCount} problem${problemCount === 1 ? '' : 's'}${unlisted})`,
     );
     this.name = 'InitialConfigError';
   }
