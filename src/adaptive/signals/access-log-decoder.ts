@@ -236,7 +236,8 @@ function readEntry(r: WireReader, end: number, index: number, limits: AccessLogL
     const field = tag >>> 3;
     if (field === COMMON_PROPERTIES || field === REQUEST || field === RESPONSE) {
       if ((tag & 7) !== LEN) throw wrongWireType(r, tag, LEN, `access log entry ${index} field ${field}`);
-      const sub = r.pos + readLength(r, end);
+      const length = readLength(r, end); // before r.pos is read: readLength moves it
+      const sub = r.pos + length;
       if (field === COMMON_PROPERTIES) readCommon(r, sub, index, limits, d);
       else if (field === REQUEST) readRequest(r, sub, index, limits, d);
       else readResponse(r, sub, index, d);
@@ -284,7 +285,13 @@ function readCommon(r: WireReader, end: number, index: number, limits: AccessLog
   expectEnd(r, end);
 }
 
-function readRequest(r: WireReader, end: number, index: number, limits: AccessLogLimits, d: EntryDraft): void {
+function readRequest(
+  r: WireReader,
+  end: number,
+  index: number,
+  limits: AccessLogLimits,
+  d: EntryDraft,
+): void {
   while (r.pos < end) {
     const tag = readTag(r);
     if (tag >>> 3 === AUTHORITY) {
@@ -318,7 +325,8 @@ function readUInt32Value(r: WireReader, end: number, index: number): number {
   while (r.pos < end) {
     const tag = readTag(r);
     if (tag >>> 3 === WRAPPER_VALUE) {
-      if ((tag & 7) !== VARINT) throw wrongWireType(r, tag, VARINT, `access log entry ${index} response_code value`);
+      if ((tag & 7) !== VARINT)
+        throw wrongWireType(r, tag, VARINT, `access log entry ${index} response_code value`);
       const start = r.pos;
       value = readVarint(r);
       if (value > MAX_UINT32) {
@@ -339,7 +347,8 @@ function readFlags(r: WireReader, end: number, index: number, flags: number): nu
     const tag = readTag(r);
     const field = tag >>> 3;
     if (field >= 1 && field <= MAX_FLAG_FIELD && field !== UNAUTHORIZED_DETAILS) {
-      if ((tag & 7) !== VARINT) throw wrongWireType(r, tag, VARINT, `access log entry ${index} response flag ${field}`);
+      if ((tag & 7) !== VARINT)
+        throw wrongWireType(r, tag, VARINT, `access log entry ${index} response flag ${field}`);
       const bit = flagBit(field);
       // a bool is any varint; non-zero is true, and the last occurrence wins
       if (readVarint(r) !== 0) bits |= bit;

@@ -1,12 +1,17 @@
 import type {
   handleClientStreamingCall,
   MethodDefinition,
-  sendUnaryData,
   ServerReadableStream,
   ServiceDefinition,
+  sendUnaryData,
 } from '@grpc/grpc-js';
 import { grpcStatusFor } from '../../grpc/error-status.js';
-import { type AccessLogSummary, type ErrorSampleSink, recordSummary, summarizeEntries } from './access-log-classifier.js';
+import {
+  type AccessLogSummary,
+  type ErrorSampleSink,
+  recordSummary,
+  summarizeEntries,
+} from './access-log-classifier.js';
 import { type AccessLogLimits, decodeStreamAccessLogsMessage } from './access-log-decoder.js';
 
 /**
@@ -61,7 +66,10 @@ export function accessLogHandler(
   options: AccessLogHandlerOptions,
 ): handleClientStreamingCall<Buffer, StreamAccessLogsResponse> {
   const { sink, limits, onSummary, onUnexpectedError } = options;
-  return (call: ServerReadableStream<Buffer, StreamAccessLogsResponse>, done: sendUnaryData<StreamAccessLogsResponse>) => {
+  return (
+    call: ServerReadableStream<Buffer, StreamAccessLogsResponse>,
+    done: sendUnaryData<StreamAccessLogsResponse>,
+  ) => {
     let finished = false;
     const onData = (bytes: Buffer): void => {
       if (finished) return;

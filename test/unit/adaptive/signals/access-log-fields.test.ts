@@ -1,7 +1,7 @@
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_LOG_SERVICE_DEFINITION } from '../../../../src/adaptive/signals/access-log-service.js';
 import { ACCESS_LOG_FIELDS, RESPONSE_FLAG } from '../../../../src/adaptive/signals/access-log-decoder.js';
+import { ACCESS_LOG_SERVICE_DEFINITION } from '../../../../src/adaptive/signals/access-log-service.js';
 import { envoyAccessLogRoot } from '../../../support/envoy-access-log.js';
 
 /*
@@ -33,8 +33,12 @@ describe('access-log field numbers against the @grpc/grpc-js-xds copy of Envoy A
     expect(common.fields.upstream_cluster?.type).toBe('string');
     expect(common.fields.route_name?.type).toBe('string');
     const response = root.lookupType('envoy.data.accesslog.v3.HTTPResponseProperties');
-    expect(response.fields.response_code?.resolve().resolvedType?.fullName).toBe('.google.protobuf.UInt32Value');
-    const entries = root.lookupType('envoy.service.accesslog.v3.StreamAccessLogsMessage.HTTPAccessLogEntries');
+    expect(response.fields.response_code?.resolve().resolvedType?.fullName).toBe(
+      '.google.protobuf.UInt32Value',
+    );
+    const entries = root.lookupType(
+      'envoy.service.accesslog.v3.StreamAccessLogsMessage.HTTPAccessLogEntries',
+    );
     expect(entries.fields.log_entry?.repeated).toBe(true);
   });
 
