@@ -1,13 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ErrorSampleKey } from '../../../../src/adaptive/signals/access-log-classifier.js';
-import { DEFAULT_ACCESS_LOG_LIMITS } from '../../../../src/adaptive/signals/access-log-decoder.js';
+import type { ErrorSampleKey } from '../../src/adaptive/signals/access-log-classifier.js';
+import { DEFAULT_ACCESS_LOG_LIMITS } from '../../src/adaptive/signals/access-log-decoder.js';
 import {
   ACCESS_LOG_SERVICE_DEFINITION,
   type AccessLogHandlerOptions,
   accessLogHandler,
-} from '../../../../src/adaptive/signals/access-log-service.js';
-import { encodeAccessLogs } from '../../../support/envoy-access-log.js';
+} from '../../src/adaptive/signals/access-log-service.js';
+import { encodeAccessLogs } from '../support/envoy-access-log.js';
 
 /*
  * A real grpc-js server on loopback and a grpc-js client streaming messages
@@ -113,6 +113,16 @@ describe('StreamAccessLogs over grpc-js on loopback', () => {
     expect(recorded).toEqual([
       { key: { upstreamCluster: 'c', routeName: '', authority: '' }, total: 1, errors: 1, upstream429: 0 },
     ]);
+  });
+
+  it('ends the stream with INVALID_ARGUMENT for a message over maxMessageBytes', async () => {
+    await start({ limits: { ...DEFAULT_ACCESS_LOG_LIMITS, maxMessageBytes: 100 } });
+    const big = await encodeAccessLogs([{ cluster: 'c', noise: true }]);
+    expect(big.length).toBeGreaterThan(100);
+    expect(await stream([big])).toEqual({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: `access log message is ${big.length} bytes; at most 100 are allowed`,
+    });
   });
 
   it('answers malformed bytes with INVALID_ARGUMENT, never INTERNAL', async () => {
