@@ -197,7 +197,7 @@ function count(raw: unknown, field: string, max: number): number {
     const shown = typeof raw === 'number' ? String(raw) : typeof raw;
     throw new SignalInvalid(`${field} must be an integer from 0 to ${max}, got ${shown}`);
   }
-  return raw;
+  return raw === 0 ? 0 : raw; // -0 is an integer ≥ 0 too
 }
 
 const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
@@ -224,6 +224,18 @@ function ttl(raw: unknown, maxMs: number): number {
   }
   const ms = Math.ceil(total);
   if (ms <= 0) throw new SignalInvalid('ttl must be more than 0');
-  if (ms > maxMs) throw new SignalInvalid(`ttl is ${raw}; at most ${maxMs / 1000}s is allowed`);
+  if (ms > maxMs) throw new SignalInvalid(`ttl is ${raw}; at most ${formatDuration(maxMs)} is allowed`);
   return ms;
+}
+
+/** ms in the largest whole unit: 86400000 → "24h", 90000 → "90s". */
+function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }

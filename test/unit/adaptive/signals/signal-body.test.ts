@@ -45,8 +45,12 @@ describe('parseSignalBody', () => {
     expect(parse({ ...noReason, value: '' })).toMatchObject({ ok: true, signal: { value: '', reason: '' } });
   });
 
-  it('accepts total 0 and errors equal to total', () => {
+  it('accepts total 0 (also written -0) and errors equal to total', () => {
     expect(parse({ ...sample, total: 0, errors: 0 }).ok).toBe(true);
+    const minusZero = parse('{"domain":"a","controller":"c","total":-0,"errors":0}');
+    expect(
+      minusZero.ok && Object.is(minusZero.signal.kind === 'error_rate' && minusZero.signal.total, 0),
+    ).toBe(true);
     expect(parse({ ...sample, errors: 100 }).ok).toBe(true);
   });
 
@@ -116,7 +120,10 @@ describe('parseSignalBody', () => {
     });
 
     it('wants ttl as a positive Go-style duration of at most maxPenaltyTtlMs', () => {
-      expect(reason(parse({ ...penalty, ttl: '24h1ms' }))).toBe('ttl is 24h1ms; at most 86400s is allowed');
+      expect(reason(parse({ ...penalty, ttl: '24h1ms' }))).toBe('ttl is 24h1ms; at most 24h is allowed');
+      expect(reason(parse({ ...penalty, ttl: '91s' }, { ...limits, maxPenaltyTtlMs: 90_000 }))).toBe(
+        'ttl is 91s; at most 90s is allowed',
+      );
       expect(reason(parse({ ...penalty, ttl: '0s' }))).toBe('ttl must be more than 0');
       expect(reason(parse({ ...penalty, ttl: 600 }))).toBe('ttl must be a duration string such as "10m"');
       for (const ttl of ['', '10', 'm', '10d', '-1s', '1 h', ' 1h', '1h ', '1e3s', `${'1'.repeat(40)}s`]) {
