@@ -2,7 +2,7 @@
  * The bodies of the signal API, `POST /v1/signals` (DESIGN.md "Adaptive
  * limits", "Signals in"), parsed and validated against bounds; the same checks
  * serve the gRPC form (proto/ratelimit/adaptive/v1/signals.proto) through
- * errorRateSampleFrom and penaltyFrom. Pure; not wired into the servers yet.
+ * validateErrorRateSample and validatePenalty. Pure; not wired into the servers yet.
  *
  * Two bodies, told apart by their fields:
  *   {"domain":"api","controller":"checkout-health","total":100,"errors":37}
@@ -120,7 +120,7 @@ export function signalFrom(body: unknown, limits: SignalLimits = DEFAULT_SIGNAL_
   }
 }
 
-/** The fields of an error-rate sample (JSON body or gRPC message). @throws SignalInvalid */
+/** The fields of an error-rate sample. @throws SignalInvalid */
 function errorRateSampleFrom(f: Record<string, unknown>, limits: SignalLimits): ErrorRateSignal {
   const domain = name(f.domain, 'domain', limits);
   const controller = name(f.controller, 'controller', limits);
@@ -130,7 +130,7 @@ function errorRateSampleFrom(f: Record<string, unknown>, limits: SignalLimits): 
   return { kind: 'error_rate', domain, controller, total, errors };
 }
 
-/** The fields of a penalty (JSON body or gRPC message). @throws SignalInvalid */
+/** The fields of a penalty. @throws SignalInvalid */
 function penaltyFrom(f: Record<string, unknown>, limits: SignalLimits): PenaltySignal {
   const domain = name(f.domain, 'domain', limits);
   const controller = name(f.controller, 'controller', limits);
