@@ -1,7 +1,7 @@
 import { localCacheKey, windowStartSeconds } from '../core/key-layout.js';
+import { Lru } from '../core/lru.js';
 import { MODELS } from '../core/models.js';
 import type { CounterCheck, CounterDecision, CounterStore } from './counter-store.js';
-import { Lru } from './lru.js';
 
 export interface LocalOverLimitCacheOptions {
   /** The store that decides (Redis, or the resilient store around it). */

@@ -2,6 +2,9 @@
  * A bounded map that drops its least recently used entry when full. A Map
  * keeps insertion order, so "use" = delete and re-insert: O(1) per operation,
  * no per-entry node objects beyond the Map's own slot.
+ *
+ * Lives in core (pure, no I/O) so that storage (the over-limit cache) and
+ * adaptive (penalty box, abuse detector) share one implementation.
  */
 export class Lru<V> {
   private readonly map = new Map<string, V>();
@@ -35,6 +38,16 @@ export class Lru<V> {
         this.evicted++;
       }
     }
+  }
+
+  /** The value without marking it as used; undefined when absent. */
+  peek(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  /** Entries from least to most recently used. Do not insert while iterating. */
+  entries(): IterableIterator<[string, V]> {
+    return this.map.entries();
   }
 
   delete(key: string): boolean {
