@@ -1,0 +1,152 @@
+import { Lru } from '../core/lru.js';
+import type { PenaltyParams } from './controller-params.js';
+
+/** Values remembered by one penalty box unless the caller says otherwise. */
+export const DEFAULT_PENALTY_BOX_ENTRIES = 100_000;
+
+/** How many of the oldest entries one `flag()` looks at to drop forgotten ones. */
+const SWEEP = 4;
+
+export interface FlagOptions {
+  /** Time in the box, ms, taken as given (a signal's own `ttl`); absent: the escalated penalty.ttl. */
+  readonly ttlMs?: number;
+  /** Why: 'over_limit_ratio', 'spike', a signal's `reason` ('waf' …). Shown by `/v1/adaptive`. */
+  readonly reason: string;
+}
+
+/** What one `flag()` did. */
+export interface FlagResult {
+  readonly expiresAtMs: number;
+  /** Offences remembered for the value, this one included. */
+  readonly offences: number;
+  /** False when the value was still boxed: the penalty was extended, not escalated. */
+  readonly newOffence: boolean;
+}
+
+/** One boxed value as `/v1/adaptive` lists it. */
+export interface PenaltyView {
+  readonly value: string;
+  readonly factor: number;
+  readonly expiresAtMs: number;
+  readonly reason: string;
+  readonly offences: number;
+}
+
+export interface PenaltyBoxSnapshot {
+  /** Values boxed now (all of them, not only the listed ones). */
+  readonly boxed: number;
+  /** Up to `limit` boxed values, least recently flagged first. */
+  readonly entries: readonly PenaltyView[];
+  readonly truncated: boolean;
+  /** Values remembered (boxed, or released with offences not yet forgotten). */
+  readonly size: number;
+  /** Values dropped to keep within maxEntries since construction. */
+  readonly evictions: number;
+}
+
+interface Entry {
+  expiresAtMs: number;
+  offences: number;
+  reason: string;
+}
+
+/**
+ * The penalty box of one `abuse` controller: values of a node's key whose limit is multiplied
+ * by `penalty.factor` (0 blocks) until their penalty expires. Pure and clock-driven: time is
+ * passed in, expiry is checked when read, nothing runs by itself.
+ *
+ * Escalation (fail2ban's bantime.increment): offence n of a value is boxed for
+ * min(max_ttl, ttl × escalate^(n−1)). An offence is forgotten once `max_ttl` has passed since
+ * the value's last penalty ended without a new one: the next flag is offence 1 again. So a
+ * value at the cap stays at the cap while it keeps offending, and a value that behaves for
+ * as long as the longest penalty starts over.
+ *
+ * Flagging a value that is still boxed is not a new offence (the abuse detector sees a boxed
+ * value keep hitting its reduced limit every interval; counting that would escalate within
+ * one penalty): the expiry moves to max(current, now + the ttl of its current offence) and
+ * the reason is replaced. A flag never shortens a penalty.
+ *
+ * An explicit `ttlMs` (a signal that names its own ttl) is used as given, neither escalated
+ * nor capped, and counts as an offence for later escalation.
+ *
+ * Memory: at most `maxEntries` values (default 100 000), in order of their last flag. When
+ * full, the least recently flagged value is dropped, boxed or not (counted in `evictions`);
+ * forgotten entries are dropped lazily when read and by each flag's look at the oldest few.
+ */
+export class PenaltyBox {
+  private readonly entries: Lru<Entry>;
+
+  constructor(
+    readonly penalty: PenaltyParams,
+    options: { readonly maxEntries?: number } = {},
+  ) {
+    this.entries = new Lru<Entry>(options.maxEntries ?? DEFAULT_PENALTY_BOX_ENTRIES);
+  }
+
+  /** Puts `value` in the box now (or extends its penalty); see the class doc for escalation. */
+  flag(value: string, nowMs: number, options: FlagOptions): FlagResult {
+    this.sweep(nowMs);
+    let entry = this.entries.peek(value);
+    if (entry !== undefined && this.forgotten(entry, nowMs)) entry = undefined;
+    const boxed = entry !== undefined && nowMs < entry.expiresAtMs;
+    const offences = boxed ? entry!.offences : (entry?.offences ?? 0) + 1;
+    const ttlMs = options.ttlMs ?? this.escalatedTtlMs(offences);
+    const expiresAtMs = boxed ? Math.max(entry!.expiresAtMs, nowMs + ttlMs) : nowMs + ttlMs;
+    this.entries.set(value, { expiresAtMs, offences, reason: options.reason });
+    return { expiresAtMs, offences, newOffence: !boxed };
+  }
+
+  /** The factor for `value` at `nowMs`: penalty.factor while boxed, else 1. O(1), no allocation. */
+  factorFor(value: string, nowMs: number): number {
+    const entry = this.entries.peek(value);
+    if (entry === undefined) return 1;
+    if (nowMs < entry.expiresAtMs) return this.penalty.factor;
+    if (this.forgotten(entry, nowMs)) this.entries.delete(value);
+    return 1;
+  }
+
+  /** Penalty length of offence `n` (from 1) without an explicit ttl, ms. */
+  escalatedTtlMs(n: number): number {
+    const { ttlMs, escalate, maxTtlMs } = this.penalty;
+    return Math.min(maxTtlMs, ttlMs * escalate ** Math.max(0, n - 1));
+  }
+
+  /** Values remembered, boxed or not. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The boxed values for `/v1/adaptive`, at most `limit` listed (O(size): a debug view, not the hot path). */
+  snapshot(nowMs: number, limit = 100): PenaltyBoxSnapshot {
+    const listed: PenaltyView[] = [];
+    let boxed = 0;
+    for (const [value, entry] of this.entries.entries()) {
+      if (nowMs >= entry.expiresAtMs) continue;
+      boxed++;
+      if (listed.length < limit) {
+        const { expiresAtMs, reason, offences } = entry;
+        listed.push({ value, factor: this.penalty.factor, expiresAtMs, reason, offences });
+      }
+    }
+    return {
+      boxed,
+      entries: listed,
+      truncated: boxed > listed.length,
+      size: this.entries.size,
+      evictions: this.entries.evictions,
+    };
+  }
+
+  private forgotten(entry: Entry, nowMs: number): boolean {
+    return nowMs >= entry.expiresAtMs + this.penalty.maxTtlMs;
+  }
+
+  /** Drops forgotten values among the oldest few (deleting visited Map entries is safe). */
+  private sweep(nowMs: number): void {
+    let looked = 0;
+    for (const [value, entry] of this.entries.entries()) {
+      if (looked++ >= SWEEP) return;
+      if (this.forgotten(entry, nowMs)) this.entries.delete(value);
+    }
+  }
+}
