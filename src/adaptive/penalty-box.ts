@@ -4,7 +4,7 @@ import type { PenaltyParams } from './controller-params.js';
 /** Values remembered by one penalty box unless the caller says otherwise. */
 export const DEFAULT_PENALTY_BOX_ENTRIES = 100_000;
 
-/** How many of the oldest entries one `flag()` looks at to drop forgotten ones. */
+/** At most this many forgotten entries (the oldest) are dropped by one `flag()`. */
 const SWEEP = 4;
 
 export interface FlagOptions {
@@ -141,12 +141,12 @@ export class PenaltyBox {
     return nowMs >= entry.expiresAtMs + this.penalty.maxTtlMs;
   }
 
-  /** Drops forgotten values among the oldest few (deleting visited Map entries is safe). */
+  /** Drops the oldest values while they are forgotten, at most a few per call. */
   private sweep(nowMs: number): void {
-    let looked = 0;
-    for (const [value, entry] of this.entries.entries()) {
-      if (looked++ >= SWEEP) return;
-      if (this.forgotten(entry, nowMs)) this.entries.delete(value);
+    for (let i = 0; i < SWEEP; i++) {
+      const oldest = this.entries.oldestKey();
+      if (oldest === undefined || !this.forgotten(this.entries.peek(oldest)!, nowMs)) return;
+      this.entries.delete(oldest);
     }
   }
 }
