@@ -61,6 +61,12 @@ export interface LimitRule {
   readonly valueToMetric: boolean;
   /** Descriptor-level `metadata`, returned in dynamic metadata when enabled. */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The node's `adaptive: [names]`: the domain's controllers whose factors scale this rule's
+   * limits (src/adaptive/effective-rules.ts). Absent (never empty) when the node names none,
+   * so a rule without controllers costs the adaptive module one property read per match.
+   */
+  readonly adaptive?: readonly string[] | undefined;
 }
 
 /** The outcome of looking one request descriptor up in the config. */

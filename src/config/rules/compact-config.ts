@@ -190,6 +190,7 @@ function freezeShape(shape: RuleShape): RuleShape {
   Object.freeze(shape.limits);
   Object.freeze(shape.names);
   Object.freeze(shape.replaces);
+  if (shape.adaptive !== undefined) Object.freeze(shape.adaptive);
   if (shape.metadata !== undefined) deepFreeze(shape.metadata);
   return Object.freeze(shape);
 }

@@ -5,8 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildTrees } from '../../../src/config/rules/build-config.js';
 import { ConfigAssembler, compactBatches, compactTail } from '../../../src/config/rules/compact-config.js';
 import { DEFAULT_CONFIG_LIMITS } from '../../../src/config/rules/config-limits.js';
+import { addNode, type DomainTree, newDomainTree } from '../../../src/config/rules/config-tree.js';
 import { configFromTrees, type RateLimitConfig } from '../../../src/config/rules/rate-limit-config.js';
 import { workerConfigLoader } from '../../../src/config/source/config-loader.js';
+import { limitRule } from '../../support/rule-set-builder.js';
 import { fixtureNames, readFixture } from './fixtures.js';
 
 /** Everything observable about a config: summaries, /rlconfig lines, and a few matches. */
@@ -102,5 +104,51 @@ describe('workerConfigLoader', () => {
         problems: [{ file: '<config>', message: expect.stringContaining('CONFIG_LOAD_TIMEOUT') }],
       },
     });
+  });
+});
+
+describe('compact config: adaptive controller names', () => {
+  /** One domain `api` with two nodes whose rules differ only in `adaptive` (b has none). */
+  function trees(adaptive: readonly string[] | undefined): DomainTree[] {
+    const tree = newDomainTree('api', 'api.yaml');
+    const rule = (fullKey: string, names?: readonly string[]) =>
+      Object.freeze({ ...limitRule({ fullKey, requestsPerUnit: 100 }), ...(names && { adaptive: names }) });
+    addNode(tree.root, 'path_a', {
+      key: 'path',
+      rule: rule('api.path_a', adaptive),
+      children: undefined,
+      share: undefined,
+    });
+    addNode(tree.root, 'path_b', {
+      key: 'path',
+      rule: rule('api.path_b'),
+      children: undefined,
+      share: undefined,
+    });
+    tree.limits = 2;
+    return [tree];
+  }
+
+  function roundTrip(built: DomainTree[]): RateLimitConfig {
+    const assembler = new ConfigAssembler();
+    for (const batch of compactBatches(built, 1)) assembler.add(JSON.parse(JSON.stringify(batch)));
+    return assembler.finish(JSON.parse(JSON.stringify(compactTail(built))));
+  }
+
+  it('keeps the adaptive names of a rule through JSON, frozen, and never lends them to a rule without', () => {
+    const config = roundTrip(trees(['checkout-health', 'abusers']));
+    const a = config.match('api', { entries: [{ key: 'path', value: 'a' }] })?.rule;
+    const b = config.match('api', { entries: [{ key: 'path', value: 'b' }] })?.rule;
+    expect(a?.adaptive).toEqual(['checkout-health', 'abusers']);
+    expect(Object.isFrozen(a?.adaptive)).toBe(true);
+    expect(b).not.toHaveProperty('adaptive');
+  });
+
+  it('prints the same /rlconfig lines with or without adaptive names', () => {
+    expect(roundTrip(trees(['abusers'])).describe()).toEqual(roundTrip(trees(undefined)).describe());
+    expect(roundTrip(trees(undefined)).describe()).toEqual([
+      'api.path_a: unit=SECOND requests_per_unit=100, shadow_mode: false, quota_mode: false',
+      'api.path_b: unit=SECOND requests_per_unit=100, shadow_mode: false, quota_mode: false',
+    ]);
   });
 });
