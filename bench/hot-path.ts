@@ -12,13 +12,16 @@
  * of a change can be read off one run.
  */
 
-import { buildConfig } from '../src/config/rules/build-config.js';
-import type { RateLimitConfig } from '../src/config/rules/rate-limit-config.js';
+import { adaptiveRules, type FactorSource } from '../src/adaptive/effective-rules.js';
+import { buildTrees } from '../src/config/rules/build-config.js';
+import { configFromTrees, type RateLimitConfig } from '../src/config/rules/rate-limit-config.js';
+import type { RuleSet } from '../src/core/rule-set.js';
 import { RateLimitRequest } from '../src/gen/envoy/service/ratelimit/v3/rls.js';
 import { responseToProto } from '../src/grpc/rls-codec.js';
 import { decodeRateLimitRequest } from '../src/grpc/rls-request-decoder.js';
 import { serializeResponse } from '../src/grpc/rls-service-definition.js';
 import { ServiceMetrics } from '../src/metrics/service-metrics.js';
+import { decoratedRules } from '../src/service/decorated-rules.js';
 import { RateLimitService } from '../src/service/rate-limit-service.js';
 import { DEFAULT_SERVICE_OPTIONS } from '../src/service/service-options.js';
 import { MemoryCounterStore } from '../src/storage/memory-store.js';
@@ -50,6 +53,12 @@ export interface HotPathScenario {
   readonly name: string;
   /** Encoded requests, used round robin. */
   readonly bodies: readonly Uint8Array[];
+  /**
+   * The rules the service reads: the config as loaded (default); through the adaptive
+   * decorator with no rule naming a controller (`adaptive, none`); or with the
+   * `fixed_window` rule naming one whose factor is 0.5 (`adaptive, 0.5`).
+   */
+  readonly rules?: 'adaptive, none' | 'adaptive, 0.5';
 }
 
 export interface HotPathResult {
@@ -92,17 +101,68 @@ export function hotPathScenarios(): HotPathScenario[] {
     { name: 'sliding_window, 1 hot key', bodies: [encode([[{ key: 'sliding_window', value: 'hot' }]])] },
     { name: 'fixed_window, 100,000 keys', bodies: many },
     { name: '4 descriptors (4 algorithms/levels), 10,000 users', bodies: four },
+    // the adaptive module (effective limits) installed: compare with the rows above
+    {
+      name: 'fixed_window, 1 hot key, adaptive, no rule adaptive',
+      bodies: [encode([[{ key: 'fixed_window', value: 'hot' }]])],
+      rules: 'adaptive, none',
+    },
+    {
+      name: 'fixed_window, 1 hot key, adaptive at 0.5',
+      bodies: [encode([[{ key: 'fixed_window', value: 'hot' }]])],
+      rules: 'adaptive, 0.5',
+    },
+    { name: 'fixed_window, 100,000 keys, adaptive at 0.5', bodies: many, rules: 'adaptive, 0.5' },
+    {
+      name: '4 descriptors, 10,000 users, adaptive, no rule adaptive',
+      bodies: four,
+      rules: 'adaptive, none',
+    },
   ];
 }
 
-function service(): { service: RateLimitService; metrics: ServiceMetrics; store: MemoryCounterStore } {
-  const built = buildConfig([{ path: 'bench.yaml', content: CONFIG }], { mergeDomains: false });
+/** A constant factor for every adaptive rule, as an error_rate controller holds one. */
+function constantFactor(value: number): FactorSource {
+  const factor = { factor: () => value };
+  return { ruleFactor: () => factor };
+}
+
+/**
+ * The bench config; `adaptiveKey` names a top-level node whose rule gets `adaptive: [bench]`
+ * (the config loader does not read `adaptive:` yet, so it is set on the built tree).
+ */
+function benchConfig(adaptiveKey?: string): RateLimitConfig {
+  const built = buildTrees([{ path: 'bench.yaml', content: CONFIG }], { mergeDomains: false });
   if (!built.ok) throw new Error(`bench config: ${JSON.stringify(built.problems)}`);
-  const config: RateLimitConfig = built.config;
+  if (adaptiveKey !== undefined) {
+    for (const tree of built.trees) {
+      const node = tree.root.nodes.get(adaptiveKey);
+      if (node?.rule === undefined) throw new Error(`bench config: no rule at ${adaptiveKey}`);
+      const rule = Object.freeze({ ...node.rule, adaptive: Object.freeze(['bench']) });
+      tree.root.nodes.set(adaptiveKey, Object.freeze({ ...node, rule }));
+    }
+  }
+  return configFromTrees(built.trees);
+}
+
+function service(scenario: HotPathScenario): {
+  service: RateLimitService;
+  metrics: ServiceMetrics;
+  store: MemoryCounterStore;
+} {
+  let rules: () => RuleSet | undefined;
+  if (scenario.rules === undefined) {
+    const config = benchConfig();
+    rules = () => config;
+  } else {
+    const adaptive = scenario.rules === 'adaptive, 0.5';
+    const config = benchConfig(adaptive ? 'fixed_window' : undefined);
+    rules = decoratedRules(() => config, adaptiveRules(constantFactor(adaptive ? 0.5 : 1)));
+  }
   const metrics = new ServiceMetrics();
   const store = new MemoryCounterStore({ sweepIntervalMs: 0 });
   const svc = new RateLimitService({
-    rules: () => config,
+    rules,
     store,
     clock: { nowMs: () => Date.now() },
     observers: [metrics.ruleStats(0.8)],
@@ -141,7 +201,7 @@ async function pass(
 
 export async function runHotPath(decisions = DECISIONS): Promise<HotPathResult[]> {
   const scenarios = hotPathScenarios();
-  const targets = scenarios.map(() => service());
+  const targets = scenarios.map((s) => service(s));
   const rounds: number[][] = scenarios.map(() => []);
   // warm-up (JIT, store filled), then alternating measured rounds
   for (let s = 0; s < scenarios.length; s++) await pass(targets[s]!, scenarios[s]!.bodies, decisions / 4);
