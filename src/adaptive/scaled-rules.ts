@@ -35,16 +35,16 @@ export function scaledCount(count: number, steps: number): number {
 }
 
 /**
- * The rule with every limit scaled by `steps` (see {@link scaledCount}): token_bucket's burst
- * scales the same way, the other algorithms' burst stays equal to requests_per_unit (metrics
- * read burst as capacity). fullKey, names, keyTag (so the counter key: same counter, tighter
- * limit), replaces, modes, metadata and adaptive names are the rule's own. Frozen.
+ * The rule with every limit scaled by `steps` (see {@link scaledCount}), burst included: a
+ * token_bucket's capacity scales with its rate, and every other algorithm's burst, equal to
+ * its requests_per_unit (Limit.burst), stays equal to it (metrics read burst as capacity),
+ * with no algorithm named here. fullKey, names, keyTag (so the counter key: same counter,
+ * tighter limit), replaces, modes, metadata and adaptive names are the rule's own. Frozen.
  */
 export function scaleRule(rule: LimitRule, steps: number): LimitRule {
   const limits = rule.limits.map((limit): Limit => {
     const requestsPerUnit = scaledCount(limit.requestsPerUnit, steps);
-    const burst = limit.algorithm === 'token_bucket' ? scaledCount(limit.burst, steps) : requestsPerUnit;
-    return Object.freeze({ ...limit, requestsPerUnit, burst });
+    return Object.freeze({ ...limit, requestsPerUnit, burst: scaledCount(limit.burst, steps) });
   });
   return Object.freeze({ ...rule, limits: Object.freeze(limits) });
 }
