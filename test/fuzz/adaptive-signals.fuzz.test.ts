@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { summarizeEntries } from '../../src/adaptive/signals/access-log-classifier.js';
+import { DEFAULT_SIGNAL_LIMITS, parseSignalBody } from '../../src/adaptive/signals/signal-body.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
 import {
   type AccessLogLimits,
   DEFAULT_ACCESS_LOG_LIMITS,
   decodeStreamAccessLogsMessage,
-} from '../../src/adaptive/signals/access-log-decoder.js';
-import { DEFAULT_SIGNAL_LIMITS, parseSignalBody } from '../../src/adaptive/signals/signal-body.js';
-import { InvalidArgumentError } from '../../src/core/errors.js';
+} from '../../src/grpc/access-log-decoder.js';
 import { type EntrySpec, encodeAccessLogs } from '../support/envoy-access-log.js';
 import { fuzzBudget } from '../support/fuzz-budget.js';
 

@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ErrorSampleKey } from '../../src/adaptive/signals/access-log-classifier.js';
-import { DEFAULT_ACCESS_LOG_LIMITS } from '../../src/adaptive/signals/access-log-decoder.js';
+import { DEFAULT_ACCESS_LOG_LIMITS } from '../../src/grpc/access-log-decoder.js';
 import {
   ACCESS_LOG_SERVICE_DEFINITION,
   type AccessLogHandlerOptions,
   accessLogHandler,
-} from '../../src/adaptive/signals/access-log-service.js';
+} from '../../src/grpc/access-log-service.js';
 import { encodeAccessLogs } from '../support/envoy-access-log.js';
 
 /*

@@ -1,4 +1,4 @@
-import { type AccessLogEntry, flagBit, RESPONSE_FLAG } from './access-log-decoder.js';
+import { type AccessLogEntry, flagBit, RESPONSE_FLAG } from '../../grpc/access-log-decoder.js';
 
 /**
  * What an access-log entry says about its upstream, and the per-message

@@ -6,11 +6,7 @@ import {
   sampleMatches,
   summarizeEntries,
 } from '../../../../src/adaptive/signals/access-log-classifier.js';
-import {
-  type AccessLogEntry,
-  flagBit,
-  RESPONSE_FLAG,
-} from '../../../../src/adaptive/signals/access-log-decoder.js';
+import { type AccessLogEntry, flagBit, RESPONSE_FLAG } from '../../../../src/grpc/access-log-decoder.js';
 
 type FlagName = keyof typeof RESPONSE_FLAG;
 

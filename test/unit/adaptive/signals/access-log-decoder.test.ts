@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../../../src/core/errors.js';
 import {
   type AccessLogLimits,
   DEFAULT_ACCESS_LOG_LIMITS,
   decodeStreamAccessLogsMessage,
   flagBit,
   RESPONSE_FLAG,
-} from '../../../../src/adaptive/signals/access-log-decoder.js';
-import { InvalidArgumentError } from '../../../../src/core/errors.js';
+} from '../../../../src/grpc/access-log-decoder.js';
 import { encodeAccessLogs } from '../../../support/envoy-access-log.js';
 import { FIXED32, LEN, len, message, START_GROUP, tag, uint, varint } from '../../../support/rls-wire.js';
 

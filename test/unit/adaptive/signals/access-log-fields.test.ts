@@ -1,7 +1,7 @@
 import type protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_LOG_FIELDS, RESPONSE_FLAG } from '../../../../src/adaptive/signals/access-log-decoder.js';
-import { ACCESS_LOG_SERVICE_DEFINITION } from '../../../../src/adaptive/signals/access-log-service.js';
+import { ACCESS_LOG_FIELDS, RESPONSE_FLAG } from '../../../../src/grpc/access-log-decoder.js';
+import { ACCESS_LOG_SERVICE_DEFINITION } from '../../../../src/grpc/access-log-service.js';
 import { envoyAccessLogRoot } from '../../../support/envoy-access-log.js';
 
 /*

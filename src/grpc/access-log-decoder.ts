@@ -1,4 +1,4 @@
-import { InvalidArgumentError, RateLimitError } from '../../core/errors.js';
+import { InvalidArgumentError, RateLimitError } from '../core/errors.js';
 import {
   decodeString,
   expectEnd,
@@ -12,7 +12,7 @@ import {
   varintText,
   WireReader,
   wrongWireType,
-} from '../../grpc/protobuf-wire.js';
+} from './protobuf-wire.js';
 
 /**
  * A counting decoder of Envoy's `envoy.service.accesslog.v3.StreamAccessLogsMessage`

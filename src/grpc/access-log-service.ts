@@ -5,14 +5,14 @@ import type {
   ServiceDefinition,
   sendUnaryData,
 } from '@grpc/grpc-js';
-import { grpcStatusFor } from '../../grpc/error-status.js';
 import {
   type AccessLogSummary,
   type ErrorSampleSink,
   recordSummary,
   summarizeEntries,
-} from './access-log-classifier.js';
+} from '../adaptive/signals/access-log-classifier.js';
 import { type AccessLogLimits, decodeStreamAccessLogsMessage } from './access-log-decoder.js';
+import { grpcStatusFor } from './error-status.js';
 
 /**
  * Envoy's `envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs`: a
