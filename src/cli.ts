@@ -253,6 +253,12 @@ async function check(args: readonly string[]): Promise<number> {
   );
 }
 
+// `ratelimit validate … | head`: when the reader goes away, the rest of the output is
+// dropped and the command still ends with its own exit code, instead of dying on EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

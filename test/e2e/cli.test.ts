@@ -200,3 +200,21 @@ describe('ratelimit serve and check', () => {
     await expect.poll(limitSeen, { timeout: 10_000, interval: 200 }).toBe('50');
   });
 });
+
+describe('ratelimit validate | head', () => {
+  it('stops quietly when the reader of its output goes away (no EPIPE stack trace)', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) files[`d${i}.yaml`] = SHOP.replace('domain: shop', `domain: d${i}`);
+    const dir = await configDir(files);
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../support/cli-process.js');
+    const child = spawn(process.execPath, [CLI, 'validate', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // like `head -1`: read the first chunk, then close the pipe
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled 'error' event/);
+    expect(code).toBe(0);
+  });
+});
