@@ -10,6 +10,7 @@ import {
 } from '../../src/grpc/access-log-decoder.js';
 import { type EntrySpec, encodeAccessLogs } from '../support/envoy-access-log.js';
 import { fuzzBudget } from '../support/fuzz-budget.js';
+import { mutation } from '../support/fuzz-requests.js';
 
 /*
  * The adaptive module's signal inputs (not wired into the servers yet):
@@ -47,38 +48,6 @@ const entrySpec: fc.Arbitrary<EntrySpec> = fc.record(
     noise: fc.boolean(),
   },
   { requiredKeys: [] },
-);
-
-type Mutation = (b: Buffer) => Buffer;
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(
-    ([at, byte]): Mutation =>
-      (b) => {
-        if (b.length === 0) return b;
-        const copy = Buffer.from(b);
-        copy[at % b.length] = byte;
-        return copy;
-      },
-  ),
-  fc.nat().map(
-    (at): Mutation =>
-      (b) =>
-        b.subarray(0, b.length === 0 ? 0 : at % b.length),
-  ),
-  fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 11 })).map(
-    ([at, bytes]): Mutation =>
-      (b) => {
-        const i = b.length === 0 ? 0 : at % b.length;
-        return Buffer.concat([b.subarray(0, i), bytes, b.subarray(i)]);
-      },
-  ),
-  fc.tuple(fc.nat(), fc.nat(16)).map(
-    ([at, n]): Mutation =>
-      (b) => {
-        const i = b.length === 0 ? 0 : at % b.length;
-        return Buffer.concat([b.subarray(0, i), b.subarray(i + n)]);
-      },
-  ),
 );
 
 /** Valid messages are encoded once (protobufjs is async to load); properties pick and mutate them. */

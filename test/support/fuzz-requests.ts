@@ -105,8 +105,9 @@ export const boundaryMessage: fc.Arbitrary<Buffer> = fc
     ),
   );
 
-type Mutation = (bytes: Buffer) => Buffer;
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+/** One edit of encoded bytes: overwrite a byte, truncate, insert bytes, or delete a run. */
+export type Mutation = (bytes: Buffer) => Buffer;
+export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })).map(
     ([at, byte]): Mutation =>
       (b) => {
