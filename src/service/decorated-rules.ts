@@ -6,14 +6,15 @@ import { type RuleSet, type RuleSetDecorator, undecorated } from '../core/rule-s
  * decorated once, the first time it is read, and the result reused until
  * `current` returns another one: per request this costs a call and an
  * identity check, no allocation. With {@link undecorated} it is `current`
- * itself.
+ * itself. `decorate` may take the config's own type (the adaptive engine reads
+ * its controllers from it).
  */
-export function decoratedRules(
-  current: () => RuleSet | undefined,
-  decorate: RuleSetDecorator,
+export function decoratedRules<Config extends RuleSet>(
+  current: () => Config | undefined,
+  decorate: RuleSetDecorator | ((config: Config) => RuleSet),
 ): () => RuleSet | undefined {
   if (decorate === undecorated) return current;
-  let source: RuleSet | undefined;
+  let source: Config | undefined;
   let decorated: RuleSet | undefined;
   return () => {
     const rules = current();
