@@ -11,9 +11,9 @@ import { type RuleSet, type RuleSetDecorator, undecorated } from '../core/rule-s
  */
 export function decoratedRules<Config extends RuleSet>(
   current: () => Config | undefined,
-  decorate: RuleSetDecorator | ((config: Config) => RuleSet),
+  decorate: (config: Config) => RuleSet,
 ): () => RuleSet | undefined {
-  if (decorate === undecorated) return current;
+  if ((decorate as RuleSetDecorator) === undecorated) return current;
   let source: Config | undefined;
   let decorated: RuleSet | undefined;
   return () => {
