@@ -45,7 +45,7 @@ interface HttpFilter {
 }
 
 /** Every HttpConnectionManager in the static listeners, with its YAML path. */
-function connectionManagers(bootstrap: unknown): { path: string; hcm: Json }[] {
+export function connectionManagers(bootstrap: unknown): { path: string; hcm: Json }[] {
   const found: { path: string; hcm: Json }[] = [];
   list(pick(pick(bootstrap, 'static_resources'), 'listeners')).forEach((listener, l) => {
     const chains = list(pick(listener, 'filter_chains')).map((c, i) => ({ c, p: `filter_chains[${i}]` }));
@@ -95,6 +95,15 @@ export function clusterReferences(bootstrap: unknown): { defined: unknown[]; rou
   };
 }
 
+/** Whether a static cluster is forced to HTTP/2 (as gRPC needs) via HttpProtocolOptions. */
+export function speaksHttp2(cluster: unknown): boolean {
+  const options = pick(pick(cluster, 'typed_extension_protocol_options'), HTTP_PROTOCOL_OPTIONS);
+  const http2 = pick(pick(options, 'explicit_http_config'), 'http2_protocol_options');
+  return (
+    isObject(options) && options['@type'] === `${TYPE_URL_PREFIX}${HTTP_PROTOCOL_OPTIONS}` && isObject(http2)
+  );
+}
+
 export function rateLimitFilterFacts(bootstrap: unknown): RateLimitFilterFacts[] {
   const clusters = list(pick(pick(bootstrap, 'static_resources'), 'clusters'));
   return httpFiltersOf(bootstrap)
@@ -103,8 +112,6 @@ export function rateLimitFilterFacts(bootstrap: unknown): RateLimitFilterFacts[]
       const service = pick(config, 'rate_limit_service');
       const grpcCluster = pick(pick(pick(service, 'grpc_service'), 'envoy_grpc'), 'cluster_name');
       const cluster = clusters.find((c) => pick(c, 'name') === grpcCluster);
-      const options = pick(pick(cluster, 'typed_extension_protocol_options'), HTTP_PROTOCOL_OPTIONS);
-      const http2 = pick(pick(options, 'explicit_http_config'), 'http2_protocol_options');
       const timeout = pick(config, 'timeout');
       const endpoints = list(pick(pick(cluster, 'load_assignment'), 'endpoints'))
         .flatMap((e) => list(pick(e, 'lb_endpoints')))
@@ -122,10 +129,7 @@ export function rateLimitFilterFacts(bootstrap: unknown): RateLimitFilterFacts[]
             : typeof timeout === 'string'
               ? parseDuration(timeout)
               : undefined,
-        clusterSpeaksHttp2:
-          isObject(options) &&
-          options['@type'] === `${TYPE_URL_PREFIX}${HTTP_PROTOCOL_OPTIONS}` &&
-          isObject(http2),
+        clusterSpeaksHttp2: speaksHttp2(cluster),
         clusterEndpoints: endpoints,
       };
     });
