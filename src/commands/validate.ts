@@ -1,5 +1,6 @@
 import { formatCount } from '../config/rules/config-limits.js';
 import { formatProblem } from '../config/rules/config-problem.js';
+import { describeController } from '../config/rules/describe-adaptive.js';
 import {
   type ConfigLoadSettings,
   DEFAULT_CONFIG_LOAD_SETTINGS,
@@ -22,6 +23,11 @@ export interface ValidateOptions {
  * (no algorithm list when every rule of the domain is unlimited, or it has none).
  * Past CONFIG_MAX_PROBLEMS problems, a first line `config has N problems; the first M:`
  * introduces the ones listed.
+ *
+ * A valid config's warnings come first, as `file:line:col: warning: message`. A domain with
+ * `adaptive` controllers is followed by one `  adaptive <controller>` line each (effective
+ * parameters, see describeController) and the `/rlconfig` line of each limit whose node names
+ * controllers; other domains print only their summary line.
  */
 export async function validateCommand(
   options: ValidateOptions,
@@ -59,9 +65,28 @@ export async function validateCommand(
     out(`${count} problem${count === 1 ? '' : 's'} found`);
     return 1;
   }
-  for (const { domain, files: from, limits, algorithms } of result.config.domains()) {
+  for (const warning of result.warnings) {
+    out(formatProblem({ ...warning, message: `warning: ${warning.message}` }));
+  }
+  const domains = result.config.domains();
+  const controllers = result.config.adaptiveControllers();
+  const adaptiveLines = result.config.describe().filter((line) => line.includes(', adaptive: ['));
+  for (const { domain, files: from, limits, algorithms } of domains) {
     const used = algorithms.length === 0 ? '' : ` (${algorithms.join(', ')})`;
     out(`domain ${domain}: ${limits} limit${limits === 1 ? '' : 's'}${used} (${from.join(', ')})`);
+    for (const params of controllers.get(domain) ?? []) out(`  adaptive ${describeController(params)}`);
+    for (const line of adaptiveLines) {
+      if (domainOf(line, domains) === domain) out(`  ${line}`);
+    }
   }
   return 0;
+}
+
+/** The domain of a `/rlconfig` line: the longest domain `d` it starts with as `d.`. */
+function domainOf(line: string, domains: readonly { domain: string }[]): string | undefined {
+  let best: string | undefined;
+  for (const { domain } of domains) {
+    if (line.startsWith(`${domain}.`) && (best === undefined || domain.length > best.length)) best = domain;
+  }
+  return best;
 }

@@ -3,7 +3,9 @@ import type { ConfigProblem } from '../../core/errors.js';
 import { type ConfigLimits, DEFAULT_CONFIG_LIMITS } from './config-limits.js';
 import { readFields } from './config-schema.js';
 import { type DomainTree, newDomainTree } from './config-tree.js';
+import { adaptiveWarnings, checkAdaptiveUses } from './adaptive-nodes.js';
 import { loadDescriptors } from './load-descriptors.js';
+import { readControllers } from './read-adaptive.js';
 import { configFromTrees, type RateLimitConfig } from './rate-limit-config.js';
 import { fieldAt, fieldOrAt, readString } from './yaml-fields.js';
 import { isEmptyNode, parseYamlFile, report, type YamlFile } from './yaml-file.js';
@@ -20,12 +22,12 @@ export interface ConfigFile {
  * file, then position order) and, in `problemCount`, how many there were in all.
  */
 export type BuildResult =
-  | { ok: true; config: RateLimitConfig }
+  | { ok: true; config: RateLimitConfig; warnings: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[]; problemCount?: number };
 
 /** Like {@link BuildResult}, with the domain trees not yet made into a config. */
 export type TreesResult =
-  | { ok: true; trees: DomainTree[] }
+  | { ok: true; trees: DomainTree[]; warnings: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[]; problemCount: number };
 
 /**
@@ -47,7 +49,7 @@ export function buildConfig(
   limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
 ): BuildResult {
   const built = buildTrees(files, options, limits);
-  return built.ok ? { ok: true, config: configFromTrees(built.trees) } : built;
+  return built.ok ? { ok: true, config: configFromTrees(built.trees), warnings: built.warnings } : built;
 }
 
 /** {@link buildConfig} up to the domain trees (a loader thread sends them on in compact form). */
@@ -57,18 +59,30 @@ export function buildTrees(
   limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
 ): TreesResult {
   const domains = new Map<string, DomainTree>();
-  const problems: ConfigProblem[] = [];
-  let problemCount = 0;
+  const loaded: YamlFile[] = [];
+  // every tree a file was loaded into, dropped ones (duplicate domain) included
+  const targets = new Set<DomainTree>();
   for (const { path, content } of files) {
     const parsed = parseYamlFile(path, content, limits);
-    if (parsed.ok) loadFile(parsed.file, parsed.root, domains, options.mergeDomains);
-    problemCount += parsed.file.problemCount;
-    for (const p of byPosition(parsed.file.problems)) {
+    loaded.push(parsed.file);
+    if (parsed.ok) {
+      const target = loadFile(parsed.file, parsed.root, domains, options.mergeDomains);
+      if (target !== undefined) targets.add(target);
+    }
+  }
+  // Node `adaptive` names are checked once every file of their (merged) domain is loaded.
+  for (const tree of targets) checkAdaptiveUses(tree);
+  const problems: ConfigProblem[] = [];
+  let problemCount = 0;
+  for (const file of loaded) {
+    problemCount += file.problemCount;
+    for (const p of byPosition(file.problems)) {
       if (problems.length < limits.maxProblems) problems.push(p);
     }
   }
   if (problemCount > 0) return { ok: false, problems, problemCount };
-  return { ok: true, trees: [...domains.values()] };
+  const trees = [...domains.values()];
+  return { ok: true, trees, warnings: trees.flatMap(adaptiveWarnings) };
 }
 
 function loadFile(
@@ -76,15 +90,15 @@ function loadFile(
   root: unknown,
   domains: Map<string, DomainTree>,
   mergeDomains: boolean,
-): void {
+): DomainTree | undefined {
   if (isEmptyNode(root)) {
     report(file, 0, "config file is empty; it must be a map with 'domain' and 'descriptors'");
-    return;
+    return undefined;
   }
   if (!isMap(root)) {
     const found = describeFound(root as Parameters<typeof describeFound>[0]);
     report(file, offsetOf(root), `config file must be a map with 'domain' and 'descriptors', found ${found}`);
-    return;
+    return undefined;
   }
   const fields = readFields(file, root, 'top');
   const domain = readString(file, fields, 'domain');
@@ -105,7 +119,9 @@ function loadFile(
   }
   // A file whose domain is unusable is still checked, into a tree that is then dropped.
   const target = tree ?? newDomainTree(domain ?? '', file.path);
+  readControllers(file, fields, target);
   loadDescriptors(file, fields, target.root, `${target.domain}.`, target);
+  return target;
 }
 
 function byPosition(problems: readonly ConfigProblem[]): ConfigProblem[] {

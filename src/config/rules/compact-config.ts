@@ -1,3 +1,8 @@
+import {
+  abuseParams,
+  type ControllerParams,
+  errorRateParams,
+} from '../../adaptive/controller-params.js';
 import type { LimitRule } from '../../core/limit.js';
 import {
   addNode,
@@ -10,6 +15,7 @@ import {
 } from './config-tree.js';
 import {
   type ConfigParts,
+  controllerLists,
   type DomainSummary,
   describeLevels,
   RateLimitConfig,
@@ -58,6 +64,8 @@ export type RuleShape = Omit<LimitRule, 'fullKey'>;
 export interface CompactTail {
   readonly summaries: readonly DomainSummary[];
   readonly lines: readonly string[];
+  /** `[domain, controllers]` of the domains that declare `adaptive` controllers, sorted by domain. */
+  readonly controllers: readonly (readonly [string, readonly ControllerParams[]])[];
 }
 
 /**
@@ -113,7 +121,11 @@ function* levelRecords(
 /** Summaries and `/rlconfig` lines of finished domain trees. */
 export function compactTail(trees: readonly DomainTree[]): CompactTail {
   const sorted = sortTrees(trees);
-  return { summaries: summarize(sorted), lines: describeLevels(sorted.map((t) => t.root)) };
+  return {
+    summaries: summarize(sorted),
+    lines: describeLevels(sorted.map((t) => t.root)),
+    controllers: controllerLists(sorted),
+  };
 }
 
 function sortTrees(trees: readonly DomainTree[]): DomainTree[] {
@@ -147,6 +159,7 @@ export class ConfigAssembler {
       roots: this.#roots,
       summaries: tail.summaries.map((s) => Object.freeze({ ...s })),
       lines: tail.lines,
+      controllers: new Map(tail.controllers.map(([domain, list]) => [domain, list.map(thawedParams)])),
     };
     return new RateLimitConfig(parts);
   }
@@ -182,6 +195,11 @@ export class ConfigAssembler {
     }
     addNode(level, id, node);
   }
+}
+
+/** Controller params that arrived by structured clone or JSON, frozen again (defaults re-applied are the same values). */
+function thawedParams(params: ControllerParams): ControllerParams {
+  return params.type === 'error_rate' ? errorRateParams(params) : abuseParams(params);
 }
 
 /** Freezes a rule shape that arrived by structured clone or JSON as `loadDescriptors` froze rules. */

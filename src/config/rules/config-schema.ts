@@ -9,7 +9,7 @@ import { goFormat, mapEntries, type ResolvedNode } from './yaml-nodes.js';
  * where it belongs (DESIGN.md, "Deliberate differences").
  */
 const LEVEL_KEYS = {
-  top: ['domain', 'descriptors'],
+  top: ['domain', 'descriptors', 'adaptive'],
   descriptor: [
     'key',
     'value',
@@ -22,11 +22,31 @@ const LEVEL_KEYS = {
     'value_to_metric',
     'share_threshold',
     'metadata',
+    'adaptive',
   ],
   rate_limit: ['unit', 'requests_per_unit', 'unlimited', 'name', 'replaces', 'algorithm', 'burst'],
   /** An entry of `rate_limits`: a `rate_limit` without `unlimited` (see {@link REFUSED}). */
   rate_limits: ['unit', 'requests_per_unit', 'name', 'replaces', 'algorithm', 'burst'],
   replaces: ['name'],
+  /** An entry of the domain's `adaptive` list: the fields of every controller type (read-adaptive.ts checks which type allows which). */
+  adaptive: [
+    'name',
+    'type',
+    'shadow_mode',
+    'match',
+    'error_threshold',
+    'min_samples',
+    'interval',
+    'decrease',
+    'increase',
+    'floor',
+    'over_limit_ratio',
+    'spike',
+    'min_requests',
+    'penalty',
+  ],
+  match: ['upstream_cluster', 'route_name', 'authority'],
+  penalty: ['factor', 'ttl', 'escalate', 'max_ttl'],
 } as const;
 
 /** A nesting level of the config file. */
@@ -41,9 +61,19 @@ const PLACE: Readonly<Record<Level, string>> = {
   rate_limit: "in 'rate_limit'",
   rate_limits: "in a 'rate_limits' entry",
   replaces: "in a 'replaces' entry",
+  adaptive: "in an 'adaptive' entry",
+  match: "in an 'adaptive' entry's 'match'",
+  penalty: "in an 'adaptive' entry's 'penalty'",
 };
 
-const LEVELS = Object.keys(LEVEL_KEYS) as Level[];
+/**
+ * Levels a misplaced key is said to belong to. The adaptive levels are left out: their keys
+ * (`name`, `shadow_mode`, …) are mostly another level's too, and the reference-compatible
+ * messages for those must not change.
+ */
+const LEVELS = (Object.keys(LEVEL_KEYS) as Level[]).filter(
+  (l) => l !== 'adaptive' && l !== 'match' && l !== 'penalty',
+);
 
 /**
  * Keys refused at a level for a reason of their own, said instead of "it belongs elsewhere".

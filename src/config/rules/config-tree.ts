@@ -1,6 +1,8 @@
 import type { Algorithm } from '../../core/algorithm.js';
-import type { LimitRule } from '../../core/limit.js';
+import type { ControllerParams } from '../../adaptive/controller-params.js';
+import type { Limit, LimitRule } from '../../core/limit.js';
 import { compileWildcard, isWildcard, type WildcardPattern } from './wildcard.js';
+import type { YamlFile } from './yaml-file.js';
 
 /** One descriptor of the config, frozen once its subtree is loaded. */
 export interface ConfigNode {
@@ -64,6 +66,38 @@ export interface DomainTree {
   limits: number;
   /** Algorithms used by the domain's limits. */
   readonly algorithms: Set<Algorithm>;
+  /** The domain's `adaptive` controllers by name, in declaration (and file) order. */
+  readonly controllers: Map<string, DeclaredController>;
+  /**
+   * Nodes with `adaptive: [names]`, checked against {@link controllers} once every file of
+   * the domain is loaded (with MERGE_DOMAIN_CONFIG a node may name a later file's controller).
+   */
+  readonly adaptiveUses: AdaptiveUse[];
+}
+
+/** A controller of a domain's `adaptive` list, with where it is declared. */
+export interface DeclaredController {
+  readonly params: ControllerParams;
+  readonly file: YamlFile;
+  /** Offset of its `name` value (or the entry) in `file`. */
+  readonly at: number;
+}
+
+/** A name in a node's `adaptive` list, with its offset. */
+export interface AdaptiveName {
+  readonly name: string;
+  readonly at: number;
+}
+
+/** A node's `adaptive` list, for the checks that need the whole domain's controllers. */
+export interface AdaptiveUse {
+  readonly file: YamlFile;
+  readonly fullKey: string;
+  readonly names: readonly AdaptiveName[];
+  /** Offset of the node's `value` when it is a fixed exact value (no `*`); undefined otherwise. */
+  readonly fixedValueAt: number | undefined;
+  /** The node's limits (none when it has none, or is unlimited: reported already). */
+  readonly limits: readonly Limit[];
 }
 
 /** A new, empty level. */
@@ -73,7 +107,15 @@ export function newLevel(): ConfigLevel {
 
 /** A new, empty domain first seen in `file`. */
 export function newDomainTree(domain: string, file: string): DomainTree {
-  return { domain, root: newLevel(), files: [file], limits: 0, algorithms: new Set() };
+  return {
+    domain,
+    root: newLevel(),
+    files: [file],
+    limits: 0,
+    algorithms: new Set(),
+    controllers: new Map(),
+    adaptiveUses: [],
+  };
 }
 
 /** Adds a node under its identity; a wildcard identity is also appended to the level's patterns. */

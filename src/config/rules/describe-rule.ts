@@ -6,9 +6,12 @@ import type { Limit, LimitRule } from '../../core/limit.js';
  * `<fullKey>: unit=<UNIT> requests_per_unit=<n>, shadow_mode: <bool>, quota_mode: <bool>`;
  * every other limit adds ` algorithm=<alg>` after requests_per_unit (and ` burst=<n>` for
  * token_bucket). An unlimited rule prints `<fullKey>: unlimited, shadow_mode: …, quota_mode: …`.
+ * A rule whose node names `adaptive` controllers ends in `, adaptive: [<name>, …]` (the
+ * configured limit is printed; the controllers' factors scale it at run time).
  */
 export function describeRule(rule: LimitRule): string[] {
-  const modes = `shadow_mode: ${rule.shadowMode}, quota_mode: ${rule.quotaMode}`;
+  const adaptive = rule.adaptive === undefined ? '' : `, adaptive: [${rule.adaptive.join(', ')}]`;
+  const modes = `shadow_mode: ${rule.shadowMode}, quota_mode: ${rule.quotaMode}${adaptive}`;
   if (rule.unlimited) return [`${rule.fullKey}: unlimited, ${modes}`];
   return rule.limits.map((limit) => `${rule.fullKey}: ${describeLimit(limit)}, ${modes}`);
 }

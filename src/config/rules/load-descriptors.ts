@@ -1,5 +1,6 @@
 import type { YAMLMap } from 'yaml';
 import type { LimitRule } from '../../core/limit.js';
+import { adaptiveUse, readNodeAdaptive } from './adaptive-nodes.js';
 import { type Fields, readFields } from './config-schema.js';
 import {
   addNode,
@@ -74,14 +75,29 @@ function loadDescriptor(
   }
   const metadata = readMetadata(file, fields);
   const limits = readRuleLimits(file, fields);
+  const adaptiveNames = readNodeAdaptive(file, fields, limits);
   const children = newLevel();
   loadDescriptors(file, fields, children, `${fullKey}.`, tree);
   if (!valid || duplicate) return;
 
+  const fixedValueAt = value !== '' && !isWildcard(identity) ? fieldAt(fields.get('value')!) : undefined;
+  const use = adaptiveUse(file, fullKey, adaptiveNames, fixedValueAt, limits);
+  if (use !== undefined) tree.adaptiveUses.push(use);
+  // `adaptive` only when the node names a controller (LimitRule: absent, never empty)
+  const adaptive = use === undefined ? {} : { adaptive: Object.freeze(adaptiveNames.map((n) => n.name)) };
   const rule: LimitRule | undefined =
     limits === undefined
       ? undefined
-      : Object.freeze({ fullKey, ...limits, shadowMode, quotaMode, detailedMetric, valueToMetric, metadata });
+      : Object.freeze({
+          fullKey,
+          ...limits,
+          shadowMode,
+          quotaMode,
+          detailedMetric,
+          valueToMetric,
+          metadata,
+          ...adaptive,
+        });
   if (rule !== undefined) countLimits(tree, rule);
   const share = shareThreshold && isWildcard(identity) ? Object.freeze({ key, value, identity }) : undefined;
   const node: ConfigNode = Object.freeze({ key, rule, children: finishLevel(children), share });

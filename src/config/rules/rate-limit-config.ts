@@ -1,3 +1,4 @@
+import type { ControllerParams } from '../../adaptive/controller-params.js';
 import { ALGORITHMS, type Algorithm } from '../../core/algorithm.js';
 import type { DescriptorEntry, RequestDescriptor } from '../../core/descriptor.js';
 import { keyTag } from '../../core/key-layout.js';
@@ -31,6 +32,8 @@ export interface ConfigParts {
   readonly summaries: readonly DomainSummary[];
   /** Sorted as {@link RateLimitConfig.describe} returns them. */
   readonly lines: readonly string[];
+  /** Each domain's `adaptive` controllers, in declaration order; only domains that declare any. */
+  readonly controllers: ReadonlyMap<string, readonly ControllerParams[]>;
 }
 
 /** A config from finished domain trees (takes ownership of them and freezes their roots). */
@@ -41,7 +44,19 @@ export function configFromTrees(domains: Iterable<DomainTree>): RateLimitConfig 
     Object.freeze(tree.root.wildcards);
     roots.set(tree.domain, Object.freeze(tree.root));
   }
-  return new RateLimitConfig({ roots, summaries: summarize(trees), lines: describeLevels(roots.values()) });
+  return new RateLimitConfig({
+    roots,
+    summaries: summarize(trees),
+    lines: describeLevels(roots.values()),
+    controllers: new Map(controllerLists(trees)),
+  });
+}
+
+/** `[domain, controllers]` of the trees that declare any, in the trees' order. */
+export function controllerLists(trees: readonly DomainTree[]): [string, ControllerParams[]][] {
+  return trees
+    .filter((t) => t.controllers.size > 0)
+    .map((t) => [t.domain, [...t.controllers.values()].map((c) => c.params)]);
 }
 
 /** The summaries of domain trees sorted by domain. */
@@ -76,12 +91,16 @@ export class RateLimitConfig implements RuleSet {
   readonly #roots: ReadonlyMap<string, ConfigLevel>;
   readonly #summaries: readonly DomainSummary[];
   readonly #lines: readonly string[];
+  readonly #controllers: ReadonlyMap<string, readonly ControllerParams[]>;
 
   /** @internal use `buildConfig` or {@link configFromTrees}; takes ownership of the (frozen) parts. */
   constructor(parts: ConfigParts) {
     this.#roots = parts.roots;
     this.#summaries = Object.freeze([...parts.summaries]);
     this.#lines = Object.freeze([...parts.lines]);
+    const controllers = new Map<string, readonly ControllerParams[]>();
+    for (const [domain, list] of parts.controllers) controllers.set(domain, Object.freeze([...list]));
+    this.#controllers = controllers;
     Object.freeze(this);
   }
 
@@ -148,6 +167,15 @@ export class RateLimitConfig implements RuleSet {
   /** Every domain with its files, limit count and algorithms, sorted by domain (for `validate` summaries). */
   domains(): DomainSummary[] {
     return this.#summaries.map((s) => ({ ...s, files: [...s.files], algorithms: [...s.algorithms] }));
+  }
+
+  /**
+   * Each domain's `adaptive` controllers (frozen, defaults applied) in declaration order, by
+   * domain; only domains that declare any. Every name in a rule's `adaptive` is one of its
+   * domain's controllers.
+   */
+  adaptiveControllers(): ReadonlyMap<string, readonly ControllerParams[]> {
+    return new Map(this.#controllers);
   }
 
   /**

@@ -145,3 +145,51 @@ export function mapItems(file: YamlFile, items: readonly unknown[]): { map: YAML
   }
   return maps;
 }
+
+/** A number field (integer or float): undefined when missing or null, undefined after reporting anything else. */
+export function readNumber<L extends Level>(
+  file: YamlFile,
+  fields: Fields<L>,
+  name: LevelKey<L>,
+): number | undefined {
+  const field = present(fields, name);
+  if (field === undefined) return undefined;
+  const v = field.value;
+  if (isScalar(v) && typeof v.value === 'number' && Number.isFinite(v.value)) return v.value;
+  report(file, fieldAt(field), `config error, '${name}' must be a number, found ${describeFound(v)}`);
+  return undefined;
+}
+
+const DURATION_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A duration field (`500ms`, `5s`, `1m`, `1h`, or a sum such as `1m30s`), in ms: undefined
+ * when missing or null, undefined after reporting anything else (a bare number has no unit).
+ */
+export function readDuration<L extends Level>(
+  file: YamlFile,
+  fields: Fields<L>,
+  name: LevelKey<L>,
+): number | undefined {
+  const field = present(fields, name);
+  if (field === undefined) return undefined;
+  const v = field.value;
+  const text = isScalar(v) && typeof v.value === 'string' ? v.value.trim() : undefined;
+  const ms = text === undefined ? undefined : parseDuration(text);
+  if (ms !== undefined) return ms;
+  report(
+    file,
+    fieldAt(field),
+    `config error, '${name}' must be a duration such as 5s, 500ms, 1m or 1h, found ${describeFound(v)}`,
+  );
+  return undefined;
+}
+
+function parseDuration(text: string): number | undefined {
+  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(n) * (DURATION_MS[unit ?? ''] ?? 0);
+  }
+  return total;
+}

@@ -159,8 +159,9 @@ function apply(
       return { hash: message.hash, unchanged: false, result: { ok: false, problems, problemCount } };
     }
     case 'valid': {
-      const config = assembler.finish({ summaries: message.summaries, lines });
-      return { hash: message.hash, unchanged: false, result: { ok: true, config } };
+      const { summaries, controllers, warnings } = message;
+      const config = assembler.finish({ summaries, lines, controllers });
+      return { hash: message.hash, unchanged: false, result: { ok: true, config, warnings } };
     }
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConfigProblem } from '../../core/errors.js';
 import { buildTrees, type ConfigFile, type TreesResult } from '../rules/build-config.js';
-import { compactBatches, compactTail } from '../rules/compact-config.js';
+import { type CompactTail, compactBatches, compactTail } from '../rules/compact-config.js';
 import type { ConfigLimits } from '../rules/config-limits.js';
 import type { DomainSummary } from '../rules/rate-limit-config.js';
 import { ConfigFilesError, readConfigFiles } from './config-files.js';
@@ -66,7 +66,14 @@ export type WorkerMessage =
       readonly problems: ConfigProblem[];
       readonly problemCount: number;
     }
-  | { readonly type: 'valid'; readonly hash: string; readonly summaries: DomainSummary[] };
+  | {
+      readonly type: 'valid';
+      readonly hash: string;
+      readonly summaries: DomainSummary[];
+      readonly controllers: CompactTail['controllers'];
+      /** Problems that do not stop the load (adaptive-nodes.ts `adaptiveWarnings`). */
+      readonly warnings: ConfigProblem[];
+    };
 
 /** Records (or lines) per message: each is rebuilt in one slice of the serving thread (~1 ms). */
 export const BATCH_SIZE = 1_000;
@@ -100,5 +107,11 @@ export async function runLoadJob(
   for (let i = 0; i < tail.lines.length; i += BATCH_SIZE) {
     post({ type: 'lines', json: JSON.stringify(tail.lines.slice(i, i + BATCH_SIZE)) });
   }
-  post({ type: 'valid', hash: read.hash, summaries: [...tail.summaries] });
+  post({
+    type: 'valid',
+    hash: read.hash,
+    summaries: [...tail.summaries],
+    controllers: tail.controllers,
+    warnings: built.warnings,
+  });
 }
