@@ -65,7 +65,11 @@ export function checkAdaptiveUses(tree: DomainTree): void {
     for (const { name, at } of use.names) {
       const controller = tree.controllers.get(name);
       if (controller === undefined) {
-        report(use.file, at, `adaptive controller '${name}' is not declared in the domain's 'adaptive' list; ${known}`);
+        report(
+          use.file,
+          at,
+          `adaptive controller '${name}' is not declared in the domain's 'adaptive' list; ${known}`,
+        );
       } else if (controller.params.type === 'abuse' && use.fixedValueAt !== undefined) {
         report(
           use.file,

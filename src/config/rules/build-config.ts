@@ -1,12 +1,12 @@
 import { isMap } from 'yaml';
 import type { ConfigProblem } from '../../core/errors.js';
+import { adaptiveWarnings, checkAdaptiveUses } from './adaptive-nodes.js';
 import { type ConfigLimits, DEFAULT_CONFIG_LIMITS } from './config-limits.js';
 import { readFields } from './config-schema.js';
 import { type DomainTree, newDomainTree } from './config-tree.js';
-import { adaptiveWarnings, checkAdaptiveUses } from './adaptive-nodes.js';
 import { loadDescriptors } from './load-descriptors.js';
-import { readControllers } from './read-adaptive.js';
 import { configFromTrees, type RateLimitConfig } from './rate-limit-config.js';
+import { readControllers } from './read-adaptive.js';
 import { fieldAt, fieldOrAt, readString } from './yaml-fields.js';
 import { isEmptyNode, parseYamlFile, report, type YamlFile } from './yaml-file.js';
 import { describeFound, offsetOf } from './yaml-nodes.js';

@@ -1,8 +1,4 @@
-import {
-  abuseParams,
-  type ControllerParams,
-  errorRateParams,
-} from '../../adaptive/controller-params.js';
+import { abuseParams, type ControllerParams, errorRateParams } from '../../adaptive/controller-params.js';
 import type { LimitRule } from '../../core/limit.js';
 import {
   addNode,

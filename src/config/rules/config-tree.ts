@@ -1,5 +1,5 @@
-import type { Algorithm } from '../../core/algorithm.js';
 import type { ControllerParams } from '../../adaptive/controller-params.js';
+import type { Algorithm } from '../../core/algorithm.js';
 import type { Limit, LimitRule } from '../../core/limit.js';
 import { compileWildcard, isWildcard, type WildcardPattern } from './wildcard.js';
 import type { YamlFile } from './yaml-file.js';

@@ -4,8 +4,8 @@ import {
   type ControllerParams,
   type ErrorRateMatch,
   errorRateParams,
-  type PenaltyParams,
   type ParamProblem,
+  type PenaltyParams,
   validateAbuseParams,
   validateErrorRateParams,
 } from '../../adaptive/controller-params.js';
@@ -147,7 +147,11 @@ function readType(
 }
 
 /** `match`: only the fields written (an empty or absent match is valid: fed by signals only). */
-function readMatch(file: YamlFile, entry: Fields<'adaptive'>, positions: Positions): ErrorRateMatch | undefined {
+function readMatch(
+  file: YamlFile,
+  entry: Fields<'adaptive'>,
+  positions: Positions,
+): ErrorRateMatch | undefined {
   const map = readMap(file, entry, 'match');
   if (map === undefined) return undefined;
   const fields = readFields(file, map, 'match');

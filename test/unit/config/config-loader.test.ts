@@ -144,8 +144,11 @@ describe('compact config: adaptive controller names', () => {
     expect(b).not.toHaveProperty('adaptive');
   });
 
-  it('prints the same /rlconfig lines with or without adaptive names', () => {
-    expect(roundTrip(trees(['abusers'])).describe()).toEqual(roundTrip(trees(undefined)).describe());
+  it('appends the adaptive names to the /rlconfig line of that rule only', () => {
+    expect(roundTrip(trees(['abusers'])).describe()).toEqual([
+      'api.path_a: unit=SECOND requests_per_unit=100, shadow_mode: false, quota_mode: false, adaptive: [abusers]',
+      'api.path_b: unit=SECOND requests_per_unit=100, shadow_mode: false, quota_mode: false',
+    ]);
     expect(roundTrip(trees(undefined)).describe()).toEqual([
       'api.path_a: unit=SECOND requests_per_unit=100, shadow_mode: false, quota_mode: false',
       'api.path_b: unit=SECOND requests_per_unit=100, shadow_mode: false, quota_mode: false',
