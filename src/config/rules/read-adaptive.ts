@@ -83,7 +83,7 @@ function readController(
     report(
       file,
       field.keyAt,
-      `config error, key '${key}' is not allowed in a ${type} controller; it applies to type ${other}`,
+      `config error, key '${key}' is not allowed in an ${type} controller; it applies to type ${other}`,
     );
   }
   const positions: Positions = new Map();

@@ -119,7 +119,7 @@ describe('adaptive config: problems at file:line:col', () => {
       'a field of the other type',
       '    type: error_rate\n    spike: 3\n',
       [
-        "a.yaml:5:5: config error, key 'spike' is not allowed in a error_rate controller; it applies to type abuse",
+        "a.yaml:5:5: config error, key 'spike' is not allowed in an error_rate controller; it applies to type abuse",
       ],
     ],
     [
