@@ -44,10 +44,50 @@ export interface PenaltyBoxSnapshot {
   readonly evictions: number;
 }
 
-interface Entry {
-  expiresAtMs: number;
-  offences: number;
-  reason: string;
+/** What a penalty box remembers of one value between flags. */
+export interface PenaltyState {
+  /** End of its current (or last) penalty, ms since the epoch. */
+  readonly expiresAtMs: number;
+  /** Offences remembered, the last one included. */
+  readonly offences: number;
+}
+
+/** Penalty length of offence `n` (from 1) without an explicit ttl: min(max_ttl, ttl × escalate^(n−1)), ms. */
+export function escalatedTtlMs(penalty: PenaltyParams, n: number): number {
+  return Math.min(penalty.maxTtlMs, penalty.ttlMs * penalty.escalate ** Math.max(0, n - 1));
+}
+
+/** True once `max_ttl` has passed since the value's penalty ended: its offences no longer count. */
+export function forgotten(state: PenaltyState, nowMs: number, penalty: PenaltyParams): boolean {
+  return nowMs >= state.expiresAtMs + penalty.maxTtlMs;
+}
+
+/**
+ * The escalation rule, the one place it lives (see {@link PenaltyBox} for the rule in words):
+ * what flagging a value whose remembered state is `previous` (undefined: none) does at `nowMs`.
+ * Used by PenaltyBox.flag and by the shared stores (storage/redis/redis-adaptive-state.ts),
+ * which read `previous`, apply this, and write the result.
+ */
+export function nextPenalty(
+  previous: PenaltyState | undefined,
+  nowMs: number,
+  penalty: PenaltyParams,
+  options: Pick<FlagOptions, 'ttlMs'>,
+): FlagResult {
+  const remembered = previous !== undefined && !forgotten(previous, nowMs, penalty) ? previous : undefined;
+  if (remembered !== undefined && nowMs < remembered.expiresAtMs) {
+    // still boxed: not a new offence; extended by its current offence's ttl, never shortened
+    const ttlMs = options.ttlMs ?? escalatedTtlMs(penalty, remembered.offences);
+    const expiresAtMs = Math.max(remembered.expiresAtMs, nowMs + ttlMs);
+    return { expiresAtMs, offences: remembered.offences, newOffence: false };
+  }
+  const offences = (remembered?.offences ?? 0) + 1;
+  const ttlMs = options.ttlMs ?? escalatedTtlMs(penalty, offences);
+  return { expiresAtMs: nowMs + ttlMs, offences, newOffence: true };
+}
+
+interface Entry extends PenaltyState {
+  readonly reason: string;
 }
 
 /**
@@ -86,14 +126,13 @@ export class PenaltyBox {
   /** Puts `value` in the box now (or extends its penalty); see the class doc for escalation. */
   flag(value: string, nowMs: number, options: FlagOptions): FlagResult {
     this.sweep(nowMs);
-    let entry = this.entries.peek(value);
-    if (entry !== undefined && this.forgotten(entry, nowMs)) entry = undefined;
-    const boxed = entry !== undefined && nowMs < entry.expiresAtMs;
-    const offences = boxed ? entry!.offences : (entry?.offences ?? 0) + 1;
-    const ttlMs = options.ttlMs ?? this.escalatedTtlMs(offences);
-    const expiresAtMs = boxed ? Math.max(entry!.expiresAtMs, nowMs + ttlMs) : nowMs + ttlMs;
-    this.entries.set(value, { expiresAtMs, offences, reason: options.reason });
-    return { expiresAtMs, offences, newOffence: !boxed };
+    const result = nextPenalty(this.entries.peek(value), nowMs, this.penalty, options);
+    this.entries.set(value, {
+      expiresAtMs: result.expiresAtMs,
+      offences: result.offences,
+      reason: options.reason,
+    });
+    return result;
   }
 
   /** The factor for `value` at `nowMs`: penalty.factor while boxed, else 1. O(1), no allocation. */
@@ -107,8 +146,7 @@ export class PenaltyBox {
 
   /** Penalty length of offence `n` (from 1) without an explicit ttl, ms. */
   escalatedTtlMs(n: number): number {
-    const { ttlMs, escalate, maxTtlMs } = this.penalty;
-    return Math.min(maxTtlMs, ttlMs * escalate ** Math.max(0, n - 1));
+    return escalatedTtlMs(this.penalty, n);
   }
 
   /** Values remembered, boxed or not. */
@@ -138,7 +176,7 @@ export class PenaltyBox {
   }
 
   private forgotten(entry: Entry, nowMs: number): boolean {
-    return nowMs >= entry.expiresAtMs + this.penalty.maxTtlMs;
+    return forgotten(entry, nowMs, this.penalty);
   }
 
   /** Drops the oldest values while they are forgotten, at most a few per call. */

@@ -21,6 +21,14 @@ import { UNIT_SECONDS, type Unit } from './units.js';
  * Redis, other     "{" + counter key + "}" + tag [+ window start]
  * local cache      counter key + tag, then NUL + [window start], NUL + hits, NUL + requests_per_unit,
  *                  NUL + unit seconds, NUL + algorithm, NUL + burst
+ *
+ * adaptive (Redis) "{" + prefix + "adaptive_" + E(domain) + "_" + E(name) + "_}" + ":" + suffix
+ *                  E as `escaped` always (whatever the format); one controller's keys:
+ *                  {pfx_adaptive_api_checkout-health_}:record       hash: its error-rate record
+ *                  {pfx_adaptive_api_checkout-health_}:samples:1200000   hash: total, errors of
+ *                                                                   the interval starting then (ms)
+ *                  {pfx_adaptive_api_abusers_}:boxed                zset: value → expiry ms
+ *                  {pfx_adaptive_api_abusers_}:offences             hash: value → penalty entry
  * ```
  *
  * - `reference`: the counter key of a lone fixed window plus its window start is
@@ -45,6 +53,11 @@ import { UNIT_SECONDS, type Unit } from './units.js';
  *   clock the Redis scripts use for the other algorithms.
  * - Local cache: the limit is part of the key, so a changed limit or a per-request
  *   override never reuses an entry (envoyproxy/ratelimit issue #1077).
+ * - Adaptive: the whole `{...}` part is common to every key of one controller, so they
+ *   share one Cluster slot (each store operation is one script or MULTI in one slot);
+ *   the first `}` lies inside it as for counter keys. Escaped always: `reference` exists
+ *   for counter compatibility only, and these keys have no counterpart in the reference.
+ *   Penalty values are hash fields and set members, never part of a key: any bytes.
  *
  * Why `escaped` keys are injective — how any key parses back, for a fixed prefix P
  * (an operator setting, written as given): no two distinct (domain, entries, tag,
@@ -63,6 +76,11 @@ import { UNIT_SECONDS, type Unit } from './units.js';
  *    other: strip `{` + P; the counter key ends at the first unescaped `}` (E must
  *    escape `}` for this, and for a non-empty hash tag), then tag and window start
  *    as above.
+ * 3a. Adaptive: `{` + P, then fields as in 1 up to the first unescaped `}`: the
+ *    fields are "adaptive", E(domain), E(name). What follows the `}` starts with `:`,
+ *    which a counter key's tag (letters, digits, `_`) and window start (digits) never
+ *    do, so adaptive keys never equal tagged counter keys, and they start with `{` + P
+ *    as tagged counter keys do, so never equal untagged ones (argument of 3).
  * 4. Local cache: the six fields after the last six NULs are numbers, an algorithm
  *    name or empty, none containing NUL; what is before them is counter key + tag,
  *    parsed as in 1 (a NUL inside a value is just a character there).
@@ -201,4 +219,24 @@ export function redisKey(check: CounterRef, windowed: boolean, nowMs: number): s
 export function localCacheKey(check: CachedCheckRef, windowed: boolean, nowMs: number): string {
   const window = windowed ? windowStartSeconds(nowMs, check.unitSeconds) : '';
   return `${check.key}${check.tag}\u0000${window}\u0000${check.hits}\u0000${check.requestsPerUnit}\u0000${check.unitSeconds}\u0000${check.algorithm}\u0000${check.burst}`;
+}
+
+/** Which key of an adaptive controller (see the layout above). */
+export type AdaptiveKeyPart =
+  | { readonly kind: 'record' }
+  | { readonly kind: 'samples'; readonly intervalStartMs: number }
+  | { readonly kind: 'boxed' }
+  | { readonly kind: 'offences' };
+
+/**
+ * The common part of every Redis key of one adaptive controller, hash tag included:
+ * `{` + prefix + `adaptive_` + E(domain) + `_` + E(name) + `_}` (E escaped always).
+ */
+export function adaptiveKeyBase(prefix: string, domain: string, name: string): string {
+  return `{${prefix}adaptive_${escapePart(domain)}_${escapePart(name)}_}`;
+}
+
+/** One Redis key of an adaptive controller: {@link adaptiveKeyBase} + `:` + suffix. */
+export function adaptiveKey(base: string, part: AdaptiveKeyPart): string {
+  return part.kind === 'samples' ? `${base}:samples:${part.intervalStartMs}` : `${base}:${part.kind}`;
 }

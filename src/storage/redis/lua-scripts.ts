@@ -48,6 +48,22 @@ export async function loadApplyScript(dir: string = defaultScriptsDir()): Promis
 }
 
 /**
+ * The scripts of the adaptive module's shared state (redis-adaptive-state.ts): each
+ * file is one script on its own, its header documenting its KEYS/ARGV and reply.
+ */
+export const ADAPTIVE_LUA_FILES = Object.freeze({
+  writeRecord: 'adaptive_write_record.lua',
+  flag: 'adaptive_flag.lua',
+  penalties: 'adaptive_penalties.lua',
+} as const);
+
+/** Reads one standalone script file (asynchronously; rejects when missing). */
+export async function loadScriptFile(file: string, dir: string = defaultScriptsDir()): Promise<ApplyScript> {
+  const lua = await readFile(join(dir, file), 'utf8');
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
  * Runs the script on the node serving `keys` (all in one hash slot); resolves
  * with the raw reply, rejects with the Redis error.
  */
