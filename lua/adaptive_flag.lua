@@ -31,13 +31,18 @@ local CHUNK = 1000
 local now = tonumber(ARGV[5])
 local max_ttl = tonumber(ARGV[6])
 
+-- numbers sent to Redis as text that parses back exactly (Lua's own tostring keeps 14 digits)
+local function num(x)
+  return string.format('%.17g', x)
+end
+
 local function drop(values)
   for i = 1, #values, CHUNK do
     redis.call('HDEL', entries, unpack(values, i, math.min(i + CHUNK - 1, #values)))
   end
 end
 
-local forgotten = redis.call('ZRANGEBYSCORE', boxed, '-inf', now - max_ttl, 'LIMIT', 0, FORGET)
+local forgotten = redis.call('ZRANGEBYSCORE', boxed, '-inf', num(now - max_ttl), 'LIMIT', 0, FORGET)
 if #forgotten > 0 then
   drop(forgotten)
   for i = 1, #forgotten, CHUNK do
@@ -54,7 +59,7 @@ end
 local latest = redis.call('ZRANGE', boxed, -1, -1, 'WITHSCORES')
 if #latest == 2 then
   local ttl = math.max(1, math.ceil(tonumber(latest[2]) + max_ttl - now)) + tonumber(ARGV[8])
-  redis.call('PEXPIRE', boxed, ttl)
-  redis.call('PEXPIRE', entries, ttl)
+  redis.call('PEXPIRE', boxed, num(ttl))
+  redis.call('PEXPIRE', entries, num(ttl))
 end
 return {1}

@@ -87,4 +87,24 @@ describe('redis adaptive state: keys', () => {
     expect(await client.zscore(keys[2]!, 'v')).toBe(String(t + 1_000));
     expect(await client.hget(keys[3]!, 'v')).toBe(`${t + 1_000} 1 r`);
   });
+
+  it('drops forgotten and trimmed values from both keys when a flag writes', async () => {
+    const client = singles[0]!;
+    const id: ControllerId = { domain: 'sweep', name: 'box' };
+    const store = createRedisAdaptiveState(client, { prefix: PREFIX, maxPenaltyEntries: 2 });
+    const base = adaptiveKeyBase(PREFIX, id.domain, id.name);
+    const [boxed, offences] = [adaptiveKey(base, { kind: 'boxed' }), adaptiveKey(base, { kind: 'offences' })];
+    const penalty = { factor: 0, ttlMs: 1_000, escalate: 2, maxTtlMs: 10_000 };
+    const t = 1_700_000_000_000;
+    await store.flag(id, penalty, 'old', t, { reason: 'r' });
+    await store.flag(id, penalty, 'a', t + 5_000, { reason: 'r' });
+    // 'old' expired at t + 1 000: forgotten at t + 11 000
+    await store.flag(id, penalty, 'b', t + 11_000, { reason: 'r' });
+    expect((await client.zrange(boxed, 0, -1)).sort()).toEqual(['a', 'b']);
+    expect((await client.hkeys(offences)).sort()).toEqual(['a', 'b']);
+    // a third value: the earliest expiring ('a') goes
+    await store.flag(id, penalty, 'c', t + 11_500, { reason: 'r' });
+    expect((await client.zrange(boxed, 0, -1)).sort()).toEqual(['b', 'c']);
+    expect((await client.hkeys(offences)).sort()).toEqual(['b', 'c']);
+  });
 });
