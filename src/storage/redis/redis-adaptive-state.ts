@@ -65,8 +65,11 @@ interface Scripts {
  *   time, at most FLAG_ATTEMPTS): two replicas flagging one value at once count one
  *   offence, not two.
  * - penalties: 1 (adaptive_penalties.lua).
+ * Measured on a loopback redis-server (one socket write per round trip, 200 calls each):
+ * addSamples of 3 adds over 2 controllers 1 write 0.26 ms, readErrorRate 1 / 0.26 ms,
+ * writeErrorRate 1 / 0.25 ms, flag 2 / 0.43 ms, penalties (100) 1 / 0.35 ms.
  * Scripts run EVALSHA, then EVAL on NOSCRIPT (lua-scripts.ts); the files are read once,
- * on first use.
+ * on first use. Sample counts must be integers (HINCRBY).
  *
  * The client is not owned: `close` releases nothing (the backend quits its connection).
  * It must not use ioredis `keyPrefix` (keys are complete, slots are computed here).
