@@ -1,5 +1,6 @@
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HealthImplementation } from 'grpc-health-check';
+import { AdaptiveEngine } from './adaptive/adaptive-engine.js';
 import { type Settings, serviceOptionsOf } from './config/settings/settings.js';
 import { workerConfigLoader } from './config/source/config-loader.js';
 import { ConfigSource } from './config/source/config-source.js';
@@ -7,7 +8,6 @@ import { guardHttpServer, httpServerOptions } from './connections/http-limits.js
 import { createPortGuards } from './connections/port-guards.js';
 import type { Clock } from './core/clock.js';
 import { InitialConfigError } from './core/errors.js';
-import { undecorated } from './core/rule-set.js';
 import { connectionCallTracking } from './grpc/call-tracking.js';
 import { createGrpcListener } from './grpc/grpc-listener.js';
 import { createGrpcServer } from './grpc/grpc-server.js';
@@ -16,6 +16,7 @@ import { HealthState } from './health/health-state.js';
 import { createDebugServer } from './http/debug-server.js';
 import { createHttpServer } from './http/http-server.js';
 import type { Logger } from './log/logger.js';
+import { adaptiveMetrics } from './metrics/adaptive-metrics.js';
 import { exportConnectionMetrics } from './metrics/connection-metrics.js';
 import { exportResilienceMetrics } from './metrics/resilience-metrics.js';
 import { type MetricsExposition, ServiceMetrics } from './metrics/service-metrics.js';
@@ -83,7 +84,14 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   const guarded = backend.remote ? guardRemote(backend, settings, deps, metrics) : unguarded(backend);
   const store = tracing === undefined ? guarded.store : new TracingCounterStore(guarded.store, tracing);
 
-  // 2. Rules pipeline: config source → RuleSet decorator (the adaptive module's slot; none yet) → service.
+  // 2. Rules pipeline: config source → adaptive engine (effective limits) → service.
+  //    The engine shares factors and penalties through the backend (Redis: every replica).
+  const adaptive = new AdaptiveEngine({
+    state: backend.adaptiveState(),
+    clock,
+    logger,
+    metrics: adaptiveMetrics(metrics.registry),
+  });
   const configSource = new ConfigSource({
     roots: [...settings.configPaths],
     ignoreDotfiles: settings.runtimeIgnoreDotfiles,
@@ -95,13 +103,15 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     debounceMs: settings.configReloadDebounceMs,
     onLoaded: (outcome) => {
       (outcome.ok ? metrics.configLoadSuccess : metrics.configLoadError).inc();
-      if (outcome.ok) health.setConfigDomains(outcome.config.domains().length);
+      if (!outcome.ok) return;
+      health.setConfigDomains(outcome.config.domains().length);
+      adaptive.configure(outcome.config.adaptiveControllers());
     },
   });
-  const rules = decoratedRules(() => configSource.current(), undecorated);
+  const rules = decoratedRules(() => configSource.current(), adaptive.decorate);
 
-  // 3. Observers: every decision and failure goes to each, in order (per-rule metrics; adaptive next).
-  const observers = [metrics.ruleStats(settings.nearLimitRatio)];
+  // 3. Observers: every decision and failure goes to each, in order (per-rule metrics; abuse detection).
+  const observers = [metrics.ruleStats(settings.nearLimitRatio), adaptive];
 
   const service = new RateLimitService({
     rules,
@@ -144,7 +154,13 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   });
   guardHttpServer(httpServer, guards.http);
   const debugServer = createDebugServer({
-    describeConfig: () => configSource.current()?.describe(),
+    describeConfig: () => {
+      const config = configSource.current();
+      return config === undefined
+        ? undefined
+        : adaptive.describe(config.describe(), [...config.adaptiveControllers().keys()]);
+    },
+    adaptive: () => adaptive.view(),
     serverOptions,
   });
   guardHttpServer(debugServer, guards.debug);
@@ -162,6 +178,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       if (!outcome.ok) logger.warn('starting without a valid config (FORCE_START_WITHOUT_INITIAL_CONFIG)');
       configSource.watch();
       await backend.start();
+      adaptive.start();
       const ports = {
         grpcPort: await listen(grpcListener, settings.grpcHost, settings.grpcPort),
         httpPort: await listen(httpServer, settings.httpHost, settings.httpPort),
@@ -180,6 +197,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       ]);
       for (const guard of Object.values(guards)) guard.stop();
       await configSource.close();
+      await adaptive.stop();
       await store.close();
       await backend.stop();
       // spans of the last calls are still queued in the batch processor
@@ -206,6 +224,7 @@ function createBackend(settings: Settings, deps: AppDeps, setReady: ReadyListene
       logger,
       setReady,
       onFatal: deps.onFatal,
+      keyPrefix: settings.cacheKeyPrefix,
       logFields: { failureMode, localCacheEntries },
     });
   }

@@ -10,6 +10,7 @@ import type { AdaptiveStateStore } from './adaptive-state.js';
 import { type AdaptiveView, viewOf } from './adaptive-view.js';
 import { type ControllerMetricsFactory, NO_CONTROLLER_METRICS } from './controller-metrics.js';
 import type { ControllerParams } from './controller-params.js';
+import { describeEffective } from './describe-effective.js';
 import { adaptiveRules, type FactorSource, type RuleFactor } from './effective-rules.js';
 import { ErrorRateRuntime } from './error-rate-runtime.js';
 import type { SignalOutcome, SignalSink } from './signal-sink.js';
@@ -81,8 +82,10 @@ export class AdaptiveEngine implements FactorSource, SignalSink, ErrorSampleSink
    * against the previous config's controllers.
    */
   readonly decorate = (config: AdaptiveConfig): RuleSet => {
-    this.configure(config.adaptiveControllers());
-    return adaptiveRules(this)(config);
+    const controllers = config.adaptiveControllers();
+    this.configure(controllers);
+    // a config without controllers is served as loaded: not even a wrapper call per match
+    return controllers.size === 0 ? config : adaptiveRules(this)(config);
   };
 
   /**
@@ -242,6 +245,11 @@ export class AdaptiveEngine implements FactorSource, SignalSink, ErrorSampleSink
   /** GET /v1/adaptive on the debug port. */
   view(): AdaptiveView {
     return viewOf([...this.runtimes.values()], this.state.scope, this.refreshMs, this.clock.nowMs());
+  }
+
+  /** `/rlconfig`: the config's lines, each adaptive rule's with its effective limit now. */
+  describe(lines: readonly string[], domains: readonly string[]): string[] {
+    return describeEffective(lines, domains, (domain, name) => this.runtimes.get(runtimeKey(domain, name)));
   }
 
   private async refresh(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { AdaptiveStateStore } from '../adaptive/adaptive-state.js';
+import { createMemoryAdaptiveState } from '../adaptive/memory-adaptive-state.js';
 import type { BackendStatus } from '../health/health-detail.js';
 import type { CounterStore } from './counter-store.js';
 
@@ -25,6 +27,12 @@ export interface Backend {
    * Backends that cannot go down never call it.
    */
   onUp(listener: () => void): void;
+  /**
+   * Where the adaptive module keeps what replicas share (factors, interval sums, penalty
+   * boxes): Redis for the Redis backend (every replica and worker on it agrees), this
+   * process for the others. Usable before `start`; calls fail until the backend is up.
+   */
+  adaptiveState(): AdaptiveStateStore;
 }
 
 /** Reports readiness to health: true once the backend can answer (Redis: see createRedisBackend). */
@@ -39,5 +47,6 @@ export function createStoreBackend(store: CounterStore, setReady: ReadyListener)
     stop: async () => {},
     status: () => ({ kind: store.kind, warm: true, connected: store.isReady() }),
     onUp: () => {},
+    adaptiveState: () => createMemoryAdaptiveState(),
   };
 }

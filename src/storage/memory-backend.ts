@@ -1,3 +1,4 @@
+import { createMemoryAdaptiveState } from '../adaptive/memory-adaptive-state.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log/logger.js';
 import type { Backend, ReadyListener } from './backend.js';
@@ -31,5 +32,6 @@ export function createMemoryBackend(options: MemoryBackendOptions): Backend {
     stop: async () => {},
     status: () => ({ kind: 'memory', warm: true, connected: true }),
     onUp: () => {},
+    adaptiveState: () => createMemoryAdaptiveState({ clock: options.clock }),
   };
 }

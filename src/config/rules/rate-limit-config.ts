@@ -175,7 +175,7 @@ export class RateLimitConfig implements RuleSet {
    * domain's controllers.
    */
   adaptiveControllers(): ReadonlyMap<string, readonly ControllerParams[]> {
-    return new Map(this.#controllers);
+    return this.#controllers; // the same object per config: the engine recognises a config it has seen
   }
 
   /**

@@ -13,7 +13,7 @@ import { WatcherSet, watchTargets } from './watch-targets.js';
  * (at most CONFIG_MAX_PROBLEMS of them; `problemCount`, when set, counts them all).
  */
 export type LoadOutcome =
-  | { ok: true; config: RateLimitConfig; files: string[] }
+  | { ok: true; config: RateLimitConfig; files: string[]; warnings?: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[]; problemCount?: number };
 
 /** Options of a {@link ConfigSource}. */
@@ -217,7 +217,12 @@ export class ConfigSource {
     if (loaded.unchanged) return this.unchanged();
     const { result } = loaded;
     if (!result.ok) return this.finish(loaded.hash, result);
-    return this.finish(loaded.hash, { ok: true, config: result.config, files: paths });
+    return this.finish(loaded.hash, {
+      ok: true,
+      config: result.config,
+      files: paths,
+      warnings: result.warnings,
+    });
   }
 
   /** A watched reload found what the last load found: nothing to rebuild, log or count. */
@@ -248,6 +253,9 @@ export class ConfigSource {
         { files: outcome.files, fileCount: outcome.files.length, domains: outcome.config.domains().length },
         'rate limit config loaded',
       );
+      // loaded as written, but probably not what the operator meant (e.g. an adaptive floor too low to recover)
+      for (const warning of outcome.warnings ?? [])
+        logger.warn({ warning: formatProblem(warning) }, 'rate limit config warning');
     } else {
       this.errors++;
       const problems = outcome.problems.map(formatProblem);

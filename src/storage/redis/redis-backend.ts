@@ -1,8 +1,10 @@
+import type { AdaptiveStateStore } from '../../adaptive/adaptive-state.js';
 import type { RedisSettings } from '../../config/settings/redis-settings.js';
 import { BackendUnavailableError } from '../../core/errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { Backend, ReadyListener } from '../backend.js';
 import type { CounterCheck, CounterDecision, CounterStore } from '../counter-store.js';
+import { createRedisAdaptiveState } from './redis-adaptive-state.js';
 import { createRedisClient, type RedisConnection } from './redis-connection.js';
 import { RedisCounterStore } from './redis-store.js';
 
@@ -19,6 +21,8 @@ export interface RedisBackendOptions {
   readonly setReady: ReadyListener;
   /** Redis can never become ready (credentials refused, REDIS_STARTUP_MAX_ELAPSED_TIME passed); logged at fatal first. */
   readonly onFatal?: ((error: Error) => void) | undefined;
+  /** CACHE_KEY_PREFIX, also in front of the adaptive module's keys. */
+  readonly keyPrefix: string;
   /** More fields for the "backend redis: connecting" line (the composition root adds how calls are guarded). */
   readonly logFields?: Readonly<Record<string, unknown>>;
 }
@@ -116,5 +120,40 @@ export function createRedisBackend(options: RedisBackendOptions): Backend {
     onUp(listener) {
       upListeners.push(listener);
     },
+    adaptiveState: () => lazyAdaptiveState(() => connections[0]?.client, options.keyPrefix),
+  };
+}
+
+/**
+ * The adaptive state on the main connection, which exists once start() has run; until
+ * then every call rejects (the engine counts it and applies the configured limits).
+ */
+function lazyAdaptiveState(
+  client: () => RedisConnection['client'] | undefined,
+  prefix: string,
+): AdaptiveStateStore {
+  let store: AdaptiveStateStore | undefined;
+  const ready = (): AdaptiveStateStore => {
+    if (store !== undefined) return store;
+    const current = client();
+    if (current === undefined) throw new BackendUnavailableError('redis backend not started');
+    store = createRedisAdaptiveState(current, { prefix });
+    return store;
+  };
+  const call = <T>(f: (s: AdaptiveStateStore) => Promise<T>): Promise<T> => {
+    try {
+      return f(ready());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  return {
+    scope: 'shared',
+    addSamples: (adds) => call((s) => s.addSamples(adds)),
+    readErrorRate: (id, start) => call((s) => s.readErrorRate(id, start)),
+    writeErrorRate: (id, expected, next, ttl) => call((s) => s.writeErrorRate(id, expected, next, ttl)),
+    flag: (id, penalty, value, now, options) => call((s) => s.flag(id, penalty, value, now, options)),
+    penalties: (id, now, limit) => call((s) => s.penalties(id, now, limit)),
+    close: async () => store?.close(),
   };
 }

@@ -2,13 +2,13 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AdaptiveEngine, type DomainControllers } from '../../../src/adaptive/adaptive-engine.js';
 import type { AdaptiveStateStore } from '../../../src/adaptive/adaptive-state.js';
+import type { ControllerMetrics } from '../../../src/adaptive/controller-metrics.js';
 import {
   type AbuseInput,
   abuseParams,
   type ErrorRateInput,
   errorRateParams,
 } from '../../../src/adaptive/controller-params.js';
-import type { ControllerMetrics } from '../../../src/adaptive/controller-metrics.js';
 import { createMemoryAdaptiveState } from '../../../src/adaptive/memory-adaptive-state.js';
 import type { LimitMatch, LimitRule } from '../../../src/core/limit.js';
 import type { CounterDecision } from '../../../src/storage/counter-store.js';
@@ -51,7 +51,12 @@ class MetricsRecorder {
   readonly series = new Map<string, { factor?: number; boxed?: number; shadowed: number; errors: number }>();
   readonly factory = (domain: string, controller: string): ControllerMetrics => {
     const key = `${domain}/${controller}`;
-    const s = { shadowed: 0, errors: 0 } as { factor?: number; boxed?: number; shadowed: number; errors: number };
+    const s = { shadowed: 0, errors: 0 } as {
+      factor?: number;
+      boxed?: number;
+      shadowed: number;
+      errors: number;
+    };
     this.series.set(key, s);
     return {
       factor: (v) => {
@@ -88,7 +93,8 @@ async function closeThrough(s: ReturnType<typeof setup>, endMs: number): Promise
 }
 
 const overLimit = (over: boolean) => ({ overLimit: over }) as CounterDecision;
-const matchOf = (r: LimitRule) => ({ rule: r, counterEntries: [], fromOverride: false }) as unknown as LimitMatch;
+const matchOf = (r: LimitRule) =>
+  ({ rule: r, counterEntries: [], fromOverride: false }) as unknown as LimitMatch;
 
 describe('AdaptiveEngine, error_rate', () => {
   it('halves the factor after a bad interval, then adds `increase` per healthy interval up to 1', async () => {
@@ -149,7 +155,11 @@ describe('AdaptiveEngine, error_rate', () => {
     expect(factor.factor('')).toBe(1);
     expect(factor.factor('')).toBe(1);
     expect(s.metrics.series.get('api/health')).toMatchObject({ factor: 0.5, shadowed: 2 });
-    expect(s.engine.view().controllers[0]).toMatchObject({ factor: 0.5, enforcedFactor: 1, shadowMode: true });
+    expect(s.engine.view().controllers[0]).toMatchObject({
+      factor: 0.5,
+      enforcedFactor: 1,
+      shadowMode: true,
+    });
   });
 
   it('two engines on one shared store apply the same factor when only one got the samples', async () => {
@@ -213,16 +223,37 @@ describe('AdaptiveEngine, abuse', () => {
     const r = rule(['abusers']);
     const factor = s.engine.ruleFactor('api', r)!;
     for (let i = 0; i < 20; i++) {
-      s.engine.charged('api', matchOf(r), [{ key: 'ip', value: '6.6.6.6' }], 1, r.limits[0]!, overLimit(i >= 5));
-      s.engine.charged('api', matchOf(r), [{ key: 'ip', value: '1.1.1.1' }], 1, r.limits[0]!, overLimit(false));
+      s.engine.charged(
+        'api',
+        matchOf(r),
+        [{ key: 'ip', value: '6.6.6.6' }],
+        1,
+        r.limits[0]!,
+        overLimit(i >= 5),
+      );
+      s.engine.charged(
+        'api',
+        matchOf(r),
+        [{ key: 'ip', value: '1.1.1.1' }],
+        1,
+        r.limits[0]!,
+        overLimit(false),
+      );
     }
     await closeThrough(s, T0 + 10_000);
     expect(factor.factor('6.6.6.6')).toBe(0.1);
     expect(factor.factor('1.1.1.1')).toBe(1);
     expect(s.metrics.series.get('api/abusers')?.boxed).toBe(1);
     const view = s.engine.view().controllers[0]!;
-    expect(view).toMatchObject({ type: 'abuse', boxed: 1, penalties: [{ value: '6.6.6.6', reason: 'over_limit_ratio' }] });
-    expect(s.lines.find((l) => l.msg === 'adaptive: value penalized')).toMatchObject({ value: '6.6.6.6', offences: 1 });
+    expect(view).toMatchObject({
+      type: 'abuse',
+      boxed: 1,
+      penalties: [{ value: '6.6.6.6', reason: 'over_limit_ratio' }],
+    });
+    expect(s.lines.find((l) => l.msg === 'adaptive: value penalized')).toMatchObject({
+      value: '6.6.6.6',
+      offences: 1,
+    });
     s.clock.advance(60_000);
     expect(factor.factor('6.6.6.6')).toBe(1);
   });
