@@ -8,10 +8,13 @@ import {
 import type { RateLimitResult } from '../core/decision.js';
 import type { RateLimitRequest } from '../core/descriptor.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import type { SignalApi } from '../adaptive/signals/signal-gate.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../service/request-validation.js';
 import { authRequestFromHttp, authResponseFor, DEFAULT_OVER_LIMIT_STATUS } from './auth-request.js';
+import { readBodyBytes } from './body-reader.js';
 import { httpStatusFor } from './error-status.js';
+import { handleSignals, SIGNALS_PATH } from './signal-endpoint.js';
 import { checkJsonShape, maxJsonBodyBytes, requestFromJson, responseToJson } from './json-codec.js';
 
 export interface HttpServerOptions {
@@ -33,16 +36,22 @@ export interface HttpServerOptions {
   readonly authOverLimitStatus?: number;
   /** node:http listener options (timeouts, largest request head); connections/http-limits.ts builds them. */
   readonly serverOptions?: ServerOptions | undefined;
+  /**
+   * POST /v1/signals (signal-endpoint.ts). The route exists whether or not
+   * this is given; without it (or without a token in it) it answers 403.
+   */
+  readonly signals?: SignalApi | undefined;
 }
 
 /** Routes counted by name in the HTTP metrics; any other path is counted as `other`. */
-const ROUTES: ReadonlySet<string> = new Set(['/json', '/auth', '/healthcheck', '/metrics']);
+const ROUTES: ReadonlySet<string> = new Set(['/json', '/auth', '/healthcheck', '/metrics', SIGNALS_PATH]);
 
 /**
  * Port 8080 of the reference: `POST /json` (the JSON form of
  * ShouldRateLimit: 200 OK, 429 over limit, 400 malformed, 503 cannot decide)
  * `GET /healthcheck` (200 "OK" when serving, else 500) and `GET /metrics` (Prometheus).
- * Ours: `/auth`, any method, the gateway check (nginx auth_request, forward-auth); see auth-request.ts.
+ * Ours: `/auth`, any method, the gateway check (nginx auth_request, forward-auth); see auth-request.ts;
+ * `POST /v1/signals`, the adaptive module's signal API; see signal-endpoint.ts.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
   const limits = options.requestLimits ?? DEFAULT_REQUEST_LIMITS;
@@ -63,6 +72,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
     } else if (path === '/auth') {
       handleAuth(req, res, options, limits).catch((error: unknown) => {
         options.logger.error({ err: error }, '/auth handler failed');
+        if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+      });
+    } else if (path === SIGNALS_PATH) {
+      handleSignals(req, res, options.signals, options.logger).catch((error: unknown) => {
+        options.logger.error({ err: error }, `${SIGNALS_PATH} handler failed`);
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
       });
     } else if (path === '/metrics' && options.metrics !== undefined) {
@@ -150,33 +164,9 @@ function parseJson(body: string): unknown {
   }
 }
 
-/**
- * The whole body as UTF-8, or undefined as soon as it exceeds `maxBytes`: at
- * once when Content-Length says so, else when the bytes read pass it. What is
- * beyond is neither buffered nor waited for.
- */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > maxBytes) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= maxBytes) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off('data', onData);
-      req.off('end', onEnd);
-      chunks.length = 0;
-      resolve(undefined);
-    };
-    const onEnd = (): void => resolve(Buffer.concat(chunks).toString('utf8'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', reject);
-  });
+/** The whole body as UTF-8, or undefined beyond `maxBytes` (see readBodyBytes). */
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  return (await readBodyBytes(req, maxBytes))?.toString('utf8');
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {

@@ -117,7 +117,18 @@ export class ServiceMetrics {
     buckets: [...RESPONSE_TIME_BUCKETS],
     registers: [this.registry],
   });
+  readonly adaptiveSignals = new Counter({
+    name: 'ratelimit_adaptive_signals_total',
+    help: 'Signal API requests (POST /v1/signals, gRPC SignalService) by source (http, grpc) and outcome (accepted, invalid, unauthorized, forbidden, too_many, error)',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
   private rules: RuleStats | undefined;
+
+  /** Counts one signal API request (SignalApi.onOutcome). */
+  signal(source: string, outcome: string): void {
+    this.adaptiveSignals.labels(source, outcome).inc();
+  }
 
   /** The per rule statistics (created once, on this registry); the service's DecisionObserver. */
   ruleStats(nearLimitRatio: number): RuleStats {
@@ -150,7 +161,7 @@ export class ServiceMetrics {
 
   /**
    * Counts one HTTP request. `route` is one of the server's fixed routes
-   * (`/json`, `/auth`, `/healthcheck`, `/metrics`, or `other`), never the raw
+   * (`/json`, `/auth`, `/healthcheck`, `/metrics`, `/v1/signals`, or `other`), never the raw
    * path, so label cardinality stays bounded.
    */
   httpCall(route: string, code: number, seconds: number): void {

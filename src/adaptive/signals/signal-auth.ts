@@ -4,7 +4,8 @@ import { SettingError } from '../../core/errors.js';
 /**
  * The signal API's token check (DESIGN.md "Signals in"): `Authorization:
  * Bearer <token>`, the token from ADAPTIVE_SIGNAL_TOKEN or
- * ADAPTIVE_SIGNAL_TOKEN_FILE. Not wired into the servers yet.
+ * ADAPTIVE_SIGNAL_TOKEN_FILE; served by POST /v1/signals (src/http/signal-endpoint.ts)
+ * and the gRPC SignalService (src/grpc/signal-service.ts).
  *
  * Answers, checked before the body is read:
  *   no token configured        → 403 (the API is off; a header changes nothing)
@@ -43,6 +44,15 @@ export class SignalToken {
 
   matches(presented: string): boolean {
     return timingSafeEqual(this.digest, sha256(presented));
+  }
+
+  /** Settings may be logged or inspected whole: show neither the token nor its digest. */
+  toJSON(): string {
+    return '[redacted]';
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'SignalToken [redacted]';
   }
 }
 

@@ -22,6 +22,7 @@ import {
   parseRatio,
   parseWorkerCount,
 } from './settings-parsers.js';
+import { loadSignalSettings, type ReadTextFile, type SignalSettings } from './signal-settings.js';
 import { loadTracingSettings, type TracingSettings } from './tracing-settings.js';
 import { checkTransportSecurity } from './transport-security.js';
 import { unsupportedSettingWarnings } from './unsupported-settings.js';
@@ -109,6 +110,8 @@ export interface Settings {
    * only with a shared backend (redis), see docs/workers.md.
    */
   readonly workers: number;
+  /** The adaptive module's inputs: signal API token and bounds, access-log bounds (signal-settings.ts). */
+  readonly signals: SignalSettings;
 }
 
 /** CLI flags of `serve`; undefined = not given (the env var or default applies). */
@@ -128,6 +131,8 @@ export interface SettingFlags {
 export interface SystemInfo {
   /** CPUs this process may use (os.availableParallelism()). */
   readonly cpuCount: () => number;
+  /** Reads a secret file named by a setting (ADAPTIVE_SIGNAL_TOKEN_FILE); by default fs.readFileSync. */
+  readonly readTextFile?: ReadTextFile;
 }
 
 const SYSTEM: SystemInfo = { cpuCount: availableParallelism };
@@ -250,6 +255,7 @@ export function loadSettings(
     configReloadDebounceMs: read('CONFIG_RELOAD_DEBOUNCE', 250, parseDurationMs),
     configLoad: loadConfigLoadSettings(env),
     workers: parseWorkers(flags.workers, env, backend, system),
+    signals: loadSignalSettings(env, system.readTextFile),
   };
   // RUNTIME_WATCH_ROOT changes nothing here (see Settings.configPaths); it is still parsed so
   // a malformed value fails as it does in the reference
