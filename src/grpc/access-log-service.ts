@@ -21,10 +21,10 @@ import { grpcStatusFor } from './error-status.js';
  * the limits, classified, and its samples go to the sink before the next one
  * is read; nothing accumulates per stream.
  *
- * NOT WIRED INTO THE SERVERS YET: the next change registers
- * ACCESS_LOG_SERVICE_DEFINITION with accessLogHandler on the gRPC port
- * (src/grpc/grpc-server.ts), where the server's message size cap, connection
- * caps and GRPC_MAX_CONCURRENT_STREAMS bound streams as they do ShouldRateLimit.
+ * Registered on the gRPC port by src/grpc/grpc-server.ts when given a sink
+ * (GrpcServerOptions.accessLog), where the server's message size cap,
+ * connection caps and GRPC_MAX_CONCURRENT_STREAMS bound streams as they do
+ * ShouldRateLimit; the limits come from the ACCESS_LOG_* settings.
  *
  * Messages reach the handler as raw bytes (as in rls-service-definition.ts): a
  * throwing deserializer would make grpc-js answer INTERNAL. A message that is

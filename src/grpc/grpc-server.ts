@@ -9,6 +9,7 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { type HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { SignalApi } from '../adaptive/signals/signal-gate.js';
 import type { RateLimitResult } from '../core/decision.js';
 import type { RateLimitRequest } from '../core/descriptor.js';
 import type { RateLimitResponse } from '../gen/envoy/service/ratelimit/v3/rls.js';
@@ -16,10 +17,16 @@ import type { Logger } from '../log/logger.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../service/request-validation.js';
 import { GrpcCallSpan } from '../tracing/call-span.js';
 import type { Tracing } from '../tracing/tracing.js';
+import {
+  ACCESS_LOG_SERVICE_DEFINITION,
+  type AccessLogHandlerOptions,
+  accessLogHandler,
+} from './access-log-service.js';
 import { grpcStatusFor } from './error-status.js';
 import { responseToProto } from './rls-codec.js';
 import { decodeRateLimitRequest, maxRequestMessageBytes } from './rls-request-decoder.js';
 import { RATE_LIMIT_SERVICE_DEFINITION } from './rls-service-definition.js';
+import { SIGNAL_SERVICE_DEFINITION, signalServiceHandlers } from './signal-service.js';
 
 /** The use case the transport calls; nothing else of the service leaks in here. */
 export interface RateLimitHandler {
@@ -45,13 +52,26 @@ export interface GrpcServerOptions {
   readonly tracing?: Tracing | undefined;
   /** Size limits of one request: decoding stops at the first one crossed; they also size the largest message accepted. */
   readonly requestLimits?: RequestLimits | undefined;
+  /**
+   * ratelimit.adaptive.v1.SignalService (signal-service.ts). Registered whether
+   * or not this is given; without it (or without a token in it) every call
+   * answers PERMISSION_DENIED, as POST /v1/signals answers 403.
+   */
+  readonly signals?: SignalApi | undefined;
+  /**
+   * Envoy's AccessLogService (access-log-service.ts), registered only when
+   * given: without a sink, UNIMPLEMENTED tells an Envoy pointed here that
+   * nothing counts its entries, where an OK would hide it.
+   */
+  readonly accessLog?: AccessLogHandlerOptions | undefined;
 }
 
 /** Our .proto files, found beside src/ or dist/ (both sit one level below the repo root). */
 const PROTO_ROOT = fileURLToPath(new URL('../../proto/', import.meta.url));
 
 /**
- * A gRPC server with the rate limit service, grpc.health.v1 and server
+ * A gRPC server with the rate limit service, the adaptive signal service (and
+ * Envoy's access-log service when given a sink), grpc.health.v1 and server
  * reflection registered. Binding and shutdown are the caller's.
  */
 export function createGrpcServer(options: GrpcServerOptions): Server {
@@ -60,11 +80,21 @@ export function createGrpcServer(options: GrpcServerOptions): Server {
     'grpc.max_connection_age_ms': options.maxConnectionAgeMs,
     'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs,
     ...connectionOptions(options),
-    'grpc.max_receive_message_length': maxRequestMessageBytes(limits),
+    // one cap for every service: large enough for the largest request and access-log message allowed
+    'grpc.max_receive_message_length': Math.max(
+      maxRequestMessageBytes(limits),
+      options.accessLog?.limits.maxMessageBytes ?? 0,
+    ),
   });
   server.addService(RATE_LIMIT_SERVICE_DEFINITION, {
     shouldRateLimit: shouldRateLimitHandler(options, limits),
   });
+  server.addService(SIGNAL_SERVICE_DEFINITION, signalServiceHandlers(options.signals, options.logger));
+  if (options.accessLog !== undefined) {
+    server.addService(ACCESS_LOG_SERVICE_DEFINITION, {
+      streamAccessLogs: accessLogHandler(options.accessLog),
+    });
+  }
   options.health.addToServer(server);
   new ReflectionService(reflectionPackage()).addToServer(server);
   return server;
@@ -143,8 +173,11 @@ const SHOULD_RATE_LIMIT = 'ShouldRateLimit';
 
 /** Descriptors for reflection, read once at startup from the same protos the server serves. */
 function reflectionPackage() {
-  return loadSync(['envoy/service/ratelimit/v3/rls.proto', healthProtoPath], {
-    includeDirs: [PROTO_ROOT],
-    keepCase: true,
-  });
+  return loadSync(
+    ['envoy/service/ratelimit/v3/rls.proto', 'ratelimit/adaptive/v1/signals.proto', healthProtoPath],
+    {
+      includeDirs: [PROTO_ROOT],
+      keepCase: true,
+    },
+  );
 }

@@ -5,17 +5,17 @@ import {
   type ServerOptions,
   type ServerResponse,
 } from 'node:http';
+import type { SignalApi } from '../adaptive/signals/signal-gate.js';
 import type { RateLimitResult } from '../core/decision.js';
 import type { RateLimitRequest } from '../core/descriptor.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import type { SignalApi } from '../adaptive/signals/signal-gate.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../service/request-validation.js';
 import { authRequestFromHttp, authResponseFor, DEFAULT_OVER_LIMIT_STATUS } from './auth-request.js';
 import { readBodyBytes } from './body-reader.js';
 import { httpStatusFor } from './error-status.js';
-import { handleSignals, SIGNALS_PATH } from './signal-endpoint.js';
 import { checkJsonShape, maxJsonBodyBytes, requestFromJson, responseToJson } from './json-codec.js';
+import { handleSignals, SIGNALS_PATH } from './signal-endpoint.js';
 
 export interface HttpServerOptions {
   readonly handler: { shouldRateLimit(request: RateLimitRequest): Promise<RateLimitResult> };

@@ -94,7 +94,8 @@ function answerEarly(
   body: unknown,
   headers: Record<string, string>,
 ): void {
-  const mayHaveBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
+  const mayHaveBody =
+    req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
   if (mayHaveBody && !req.complete) res.setHeader('connection', 'close');
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   sendJson(res, status, body);

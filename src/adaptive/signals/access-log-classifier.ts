@@ -3,7 +3,7 @@ import { type AccessLogEntry, flagBit, RESPONSE_FLAG } from '../../grpc/access-l
 /**
  * What an access-log entry says about its upstream, and the per-message
  * summary the error-rate controllers consume (DESIGN.md "Adaptive limits",
- * "Signals in"). Pure; not wired into the servers yet.
+ * "Signals in"). Pure; fed by the AccessLogService on the gRPC port (src/grpc/access-log-service.ts).
  *
  * Rules, applied in this order:
  * 1. Envoy's own rate-limit answers are not upstream outcomes: an entry with

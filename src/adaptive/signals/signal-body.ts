@@ -2,7 +2,8 @@
  * The bodies of the signal API, `POST /v1/signals` (DESIGN.md "Adaptive
  * limits", "Signals in"), parsed and validated against bounds; the same checks
  * serve the gRPC form (proto/ratelimit/adaptive/v1/signals.proto) through
- * validateErrorRateSample and validatePenalty. Pure; not wired into the servers yet.
+ * validateErrorRateSample and validatePenalty. Pure; served by src/http/signal-endpoint.ts
+ * and src/grpc/signal-service.ts.
  *
  * Two bodies, told apart by their fields:
  *   {"domain":"api","controller":"checkout-health","total":100,"errors":37}

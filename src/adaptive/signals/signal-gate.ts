@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { SignalOutcome, SignalSink } from '../signal-sink.js';
-import type { Signal, SignalLimits } from './signal-body.js';
 import type { SignalToken } from './signal-auth.js';
+import type { Signal, SignalLimits } from './signal-body.js';
 
 /**
  * What both forms of the signal API (POST /v1/signals, the gRPC SignalService)
@@ -40,7 +40,13 @@ export type SignalSource = 'http' | 'grpc';
  * unauthorized 401/UNAUTHENTICATED; forbidden 403/PERMISSION_DENIED (no token configured);
  * too_many 429/RESOURCE_EXHAUSTED; error 500/INTERNAL (the sink threw).
  */
-export type SignalRequestOutcome = 'accepted' | 'invalid' | 'unauthorized' | 'forbidden' | 'too_many' | 'error';
+export type SignalRequestOutcome =
+  | 'accepted'
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'too_many'
+  | 'error';
 
 /**
  * A token bucket: `perSecond` requests per second on average, bursts of up to

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULT_SIGNAL_LIMITS, type SignalLimits } from '../../adaptive/signals/signal-body.js';
 import { SignalToken } from '../../adaptive/signals/signal-auth.js';
+import { DEFAULT_SIGNAL_LIMITS, type SignalLimits } from '../../adaptive/signals/signal-body.js';
 import { SettingError } from '../../core/errors.js';
 import { type AccessLogLimits, DEFAULT_ACCESS_LOG_LIMITS } from '../../grpc/access-log-decoder.js';
 import { parseDurationMs, parseIntIn } from './settings-parsers.js';
@@ -61,7 +61,7 @@ export function loadSignalSettings(env: Env, readFile: ReadTextFile = readText):
     limits,
     maxPerSecond: int('ADAPTIVE_SIGNAL_MAX_PER_SECOND', DEFAULT_SIGNAL_MAX_PER_SECOND, 1, 1_000_000),
     accessLog: {
-      maxMessageBytes: int('ACCESS_LOG_MAX_MESSAGE_BYTES', A.maxMessageBytes, 1, 2_000_000),
+      maxMessageBytes: int('ACCESS_LOG_MAX_MESSAGE_BYTES', A.maxMessageBytes, 1, 16_777_216),
       maxEntriesPerMessage: int('ACCESS_LOG_MAX_ENTRIES_PER_MESSAGE', A.maxEntriesPerMessage, 1, 1_000_000),
       maxNameBytes: int('ACCESS_LOG_MAX_NAME_BYTES', A.maxNameBytes, 1, 65_536),
       maxAuthorityBytes: int('ACCESS_LOG_MAX_AUTHORITY_BYTES', A.maxAuthorityBytes, 1, 65_536),
@@ -85,7 +85,8 @@ function loadToken(env: Env, readFile: ReadTextFile): SignalToken | undefined {
   }
   if (inline !== undefined) return SignalToken.fromSecret(inline, 'ADAPTIVE_SIGNAL_TOKEN');
   if (file === undefined) return undefined;
-  if (file.trim() === '') throw new SettingError('ADAPTIVE_SIGNAL_TOKEN_FILE is empty; name a file or unset it');
+  if (file.trim() === '')
+    throw new SettingError('ADAPTIVE_SIGNAL_TOKEN_FILE is empty; name a file or unset it');
   let secret: string;
   try {
     secret = readFile(file);
