@@ -109,10 +109,14 @@ describe('signal settings', () => {
   });
 
   it('through loadSettings, with the file read by SystemInfo.readTextFile', () => {
-    const { settings } = loadSettings({ ADAPTIVE_SIGNAL_TOKEN_FILE: '/t' }, {}, {
-      cpuCount: () => 1,
-      readTextFile: files({ '/t': SECRET }),
-    });
+    const { settings } = loadSettings(
+      { ADAPTIVE_SIGNAL_TOKEN_FILE: '/t' },
+      {},
+      {
+        cpuCount: () => 1,
+        readTextFile: files({ '/t': SECRET }),
+      },
+    );
     expect(settings.signals.token?.matches(SECRET)).toBe(true);
   });
 

@@ -9,10 +9,32 @@ const L = DEFAULT_SIGNAL_LIMITS;
 describe('signal message decoders', () => {
   it('decode what the generated encoder writes, absent fields as "" and 0', () => {
     const sample = ErrorRateSample.encode({ domain: 'api', controller: 'c', total: 100, errors: 3 }).finish();
-    expect(decodeErrorRateSample(sample, L)).toEqual({ domain: 'api', controller: 'c', total: 100, errors: 3 });
-    const penalty = Penalty.encode({ domain: 'api', controller: 'a', value: 'é', ttl: '10m', reason: '' }).finish();
-    expect(decodePenalty(penalty, L)).toEqual({ domain: 'api', controller: 'a', value: 'é', ttl: '10m', reason: '' });
-    expect(decodeErrorRateSample(new Uint8Array(), L)).toEqual({ domain: '', controller: '', total: 0, errors: 0 });
+    expect(decodeErrorRateSample(sample, L)).toEqual({
+      domain: 'api',
+      controller: 'c',
+      total: 100,
+      errors: 3,
+    });
+    const penalty = Penalty.encode({
+      domain: 'api',
+      controller: 'a',
+      value: 'é',
+      ttl: '10m',
+      reason: '',
+    }).finish();
+    expect(decodePenalty(penalty, L)).toEqual({
+      domain: 'api',
+      controller: 'a',
+      value: 'é',
+      ttl: '10m',
+      reason: '',
+    });
+    expect(decodeErrorRateSample(new Uint8Array(), L)).toEqual({
+      domain: '',
+      controller: '',
+      total: 0,
+      errors: 0,
+    });
   });
 
   it('skips unknown fields and keeps the last value of a repeated one', () => {
@@ -33,8 +55,16 @@ describe('signal message decoders', () => {
   });
 
   it('refuses a message over the body bound before decoding it, and malformed bytes', () => {
-    const big = Penalty.encode({ domain: 'd', controller: 'c', value: 'v'.repeat(20_000), ttl: '1s', reason: '' }).finish();
-    expect(() => decodePenalty(big, L)).toThrow(`signal message is ${big.length} bytes; at most 16384 are allowed`);
+    const big = Penalty.encode({
+      domain: 'd',
+      controller: 'c',
+      value: 'v'.repeat(20_000),
+      ttl: '1s',
+      reason: '',
+    }).finish();
+    expect(() => decodePenalty(big, L)).toThrow(
+      `signal message is ${big.length} bytes; at most 16384 are allowed`,
+    );
     expect(() => decodePenalty(Uint8Array.of(0x0a, 0x05, 0x61), L)).toThrow(/^malformed request: length 5/);
     expect(() => decodePenalty(Uint8Array.of(0x08, 0x01), L)).toThrow(
       'malformed request: domain has wire type 0, expected 2',

@@ -113,7 +113,9 @@ describe('POST /v1/signals', () => {
     const bad = await post({ ...SAMPLE, errors: 101 });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: 'errors (101) must not be more than total (100)' });
-    expect(((await (await post('{nope')).json()) as { error: string }).error).toMatch(/^request body is not valid JSON/);
+    expect(((await (await post('{nope')).json()) as { error: string }).error).toMatch(
+      /^request body is not valid JSON/,
+    );
     const refused = await post({ ...SAMPLE, controller: 'unknown' });
     expect(refused.status).toBe(400);
     expect(await refused.json()).toEqual({ error: 'domain has no controller "unknown"' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deliverSignal, SignalRateBound } from '../../../../src/adaptive/signals/signal-gate.js';
 import type { SignalSink } from '../../../../src/adaptive/signal-sink.js';
+import { deliverSignal, SignalRateBound } from '../../../../src/adaptive/signals/signal-gate.js';
 import { ManualClock } from '../../../support/manual-clock.js';
 
 describe('SignalRateBound', () => {
@@ -54,7 +54,14 @@ describe('deliverSignal', () => {
       deliverSignal(sink, { kind: 'error_rate', domain: 'd', controller: 'c', total: 10, errors: 2 }),
     ).toEqual({ ok: true });
     expect(
-      deliverSignal(sink, { kind: 'penalty', domain: 'd', controller: 'x', value: 'v', ttlMs: 5, reason: '' }),
+      deliverSignal(sink, {
+        kind: 'penalty',
+        domain: 'd',
+        controller: 'x',
+        value: 'v',
+        ttlMs: 5,
+        reason: '',
+      }),
     ).toEqual({ ok: false, reason: 'no controller "x"' });
     expect(calls).toEqual([
       ['errorRate', 'd', 'c', 10, 2],
