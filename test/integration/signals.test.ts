@@ -4,7 +4,6 @@ import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SignalToken } from '../../src/adaptive/signals/signal-auth.js';
 import { type SignalApi, SignalRateBound } from '../../src/adaptive/signals/signal-gate.js';
 import { loadSignalSettings } from '../../src/config/settings/signal-settings.js';
 import {

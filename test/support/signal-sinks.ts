@@ -1,5 +1,5 @@
-import type { ErrorSampleKey, ErrorSampleSink } from '../../src/adaptive/signals/access-log-classifier.js';
 import type { SignalOutcome, SignalSink } from '../../src/adaptive/signal-sink.js';
+import type { ErrorSampleKey, ErrorSampleSink } from '../../src/adaptive/signals/access-log-classifier.js';
 
 /**
  * Recording fakes of the adaptive engine's two sinks, for testing the
