@@ -1,6 +1,7 @@
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HealthImplementation } from 'grpc-health-check';
 import { AdaptiveEngine } from './adaptive/adaptive-engine.js';
+import { type SignalApi, SignalRateBound } from './adaptive/signals/signal-gate.js';
 import { type Settings, serviceOptionsOf } from './config/settings/settings.js';
 import { workerConfigLoader } from './config/source/config-loader.js';
 import { ConfigSource } from './config/source/config-source.js';
@@ -120,7 +121,17 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     observers,
     options: serviceOptionsOf(settings),
   });
-  // 4. Listeners: each port's connections under a guard (cap, eviction, handshake deadline).
+  // 4. Signals into the adaptive engine: POST /v1/signals and SignalService (one rate bound), Envoy's access logs.
+  const signals: SignalApi = {
+    sink: adaptive,
+    token: settings.signals.token,
+    limits: settings.signals.limits,
+    rate: new SignalRateBound(settings.signals.maxPerSecond, clock),
+    onOutcome: (source, outcome) => metrics.signal(source, outcome),
+  };
+  const accessLog = { sink: adaptive, limits: settings.signals.accessLog };
+
+  // 5. Listeners: each port's connections under a guard (cap, eviction, handshake deadline).
   const guards = createPortGuards(settings.connections, clock, logger);
   exportConnectionMetrics(metrics, guards);
   const grpcServer = createGrpcServer({
@@ -135,6 +146,8 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     onCall: (method, seconds) => metrics.grpcCall(method, seconds),
     tracing,
     requestLimits: settings.requestLimits,
+    signals,
+    accessLog,
   });
   const grpcListener = createGrpcListener(grpcServer, guards.grpc);
   const serverOptions = httpServerOptions(settings.connections);
@@ -151,6 +164,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
         ? metrics
         : { expose: podExpose, httpCall: (route, code, seconds) => metrics.httpCall(route, code, seconds) },
     serverOptions,
+    signals,
   });
   guardHttpServer(httpServer, guards.http);
   const debugServer = createDebugServer({
