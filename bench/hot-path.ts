@@ -12,14 +12,16 @@
  * of a change can be read off one run.
  */
 
-import { adaptiveRules, type FactorSource } from '../src/adaptive/effective-rules.js';
+import { AdaptiveEngine } from '../src/adaptive/adaptive-engine.js';
+import { createMemoryAdaptiveState } from '../src/adaptive/memory-adaptive-state.js';
 import { buildTrees } from '../src/config/rules/build-config.js';
 import { configFromTrees, type RateLimitConfig } from '../src/config/rules/rate-limit-config.js';
-import type { RuleSet } from '../src/core/rule-set.js';
+import { systemClock } from '../src/core/system-clock.js';
 import { RateLimitRequest } from '../src/gen/envoy/service/ratelimit/v3/rls.js';
 import { responseToProto } from '../src/grpc/rls-codec.js';
 import { decodeRateLimitRequest } from '../src/grpc/rls-request-decoder.js';
 import { serializeResponse } from '../src/grpc/rls-service-definition.js';
+import { silentLogger } from '../src/log/logger.js';
 import { ServiceMetrics } from '../src/metrics/service-metrics.js';
 import { decoratedRules } from '../src/service/decorated-rules.js';
 import { RateLimitService } from '../src/service/rate-limit-service.js';
@@ -49,16 +51,32 @@ descriptors:
         rate_limit: { unit: minute, requests_per_unit: 1000000000 }
 `;
 
+/** The domain's controllers, for the scenarios that declare them. */
+const CONTROLLERS = `adaptive:
+  - { name: health, type: error_rate, match: { upstream_cluster: bench } }
+  - { name: abusers, type: abuse }
+`;
+
+/** CONFIG with the controllers declared and `adaptive: [names]` on the top-level node `key`. */
+function adaptiveConfig(key: string, names: string): string {
+  const lines = CONFIG.replace('descriptors:', `${CONTROLLERS}descriptors:`).split('\n');
+  const at = lines.findIndex((line) => line === `  - key: ${key}`);
+  lines.splice(at + 2, 0, `    adaptive: [${names}]`);
+  return lines.join('\n');
+}
+
 export interface HotPathScenario {
   readonly name: string;
   /** Encoded requests, used round robin. */
   readonly bodies: readonly Uint8Array[];
   /**
-   * The rules the service reads: the config as loaded (default); through the adaptive
-   * decorator with no rule naming a controller (`adaptive, none`); or with the
-   * `fixed_window` rule naming one whose factor is 0.5 (`adaptive, 0.5`).
+   * The adaptive module, wired as `serve` wires it in every scenario: none declared
+   * (default: the config is served as loaded); controllers declared but only the
+   * `token_bucket` rule names one (`unused`); the `fixed_window` rule under an error_rate
+   * controller at factor 0.5 (`error_rate 0.5`) or under an abuse controller with nothing
+   * boxed, whose detector counts every decision per value (`abuse`).
    */
-  readonly rules?: 'adaptive, none' | 'adaptive, 0.5';
+  readonly adaptive?: 'unused' | 'error_rate 0.5' | 'abuse';
 }
 
 export interface HotPathResult {
@@ -95,77 +113,64 @@ export function hotPathScenarios(): HotPathScenario[] {
       ]),
     );
   }
+  const hot = encode([[{ key: 'fixed_window', value: 'hot' }]]);
   return [
-    { name: 'fixed_window, 1 hot key', bodies: [encode([[{ key: 'fixed_window', value: 'hot' }]])] },
+    { name: 'fixed_window, 1 hot key', bodies: [hot] },
     { name: 'token_bucket, 1 hot key', bodies: [encode([[{ key: 'token_bucket', value: 'hot' }]])] },
     { name: 'sliding_window, 1 hot key', bodies: [encode([[{ key: 'sliding_window', value: 'hot' }]])] },
     { name: 'fixed_window, 100,000 keys', bodies: many },
     { name: '4 descriptors (4 algorithms/levels), 10,000 users', bodies: four },
-    // the adaptive module (effective limits) installed: compare with the rows above
-    {
-      name: 'fixed_window, 1 hot key, adaptive, no rule adaptive',
-      bodies: [encode([[{ key: 'fixed_window', value: 'hot' }]])],
-      rules: 'adaptive, none',
-    },
-    {
-      name: 'fixed_window, 1 hot key, adaptive at 0.5',
-      bodies: [encode([[{ key: 'fixed_window', value: 'hot' }]])],
-      rules: 'adaptive, 0.5',
-    },
-    { name: 'fixed_window, 100,000 keys, adaptive at 0.5', bodies: many, rules: 'adaptive, 0.5' },
-    {
-      name: '4 descriptors, 10,000 users, adaptive, no rule adaptive',
-      bodies: four,
-      rules: 'adaptive, none',
-    },
+    // adaptive controllers: compare with the rows above
+    { name: 'fixed_window, 1 hot key, controllers unused', bodies: [hot], adaptive: 'unused' },
+    { name: 'fixed_window, 1 hot key, error_rate at 0.5', bodies: [hot], adaptive: 'error_rate 0.5' },
+    { name: 'fixed_window, 100,000 keys, error_rate at 0.5', bodies: many, adaptive: 'error_rate 0.5' },
+    { name: 'fixed_window, 1 hot key, abuse', bodies: [hot], adaptive: 'abuse' },
+    { name: 'fixed_window, 100,000 keys, abuse', bodies: many, adaptive: 'abuse' },
+    { name: '4 descriptors, 10,000 users, controllers unused', bodies: four, adaptive: 'unused' },
   ];
 }
 
-/** A constant factor for every adaptive rule, as an error_rate controller holds one. */
-function constantFactor(value: number): FactorSource {
-  const factor = { factor: () => value };
-  return { ruleFactor: () => factor };
-}
-
-/**
- * The bench config; `adaptiveKey` names a top-level node whose rule gets `adaptive: [bench]`
- * (the config loader does not read `adaptive:` yet, so it is set on the built tree).
- */
-function benchConfig(adaptiveKey?: string): RateLimitConfig {
-  const built = buildTrees([{ path: 'bench.yaml', content: CONFIG }], { mergeDomains: false });
+function benchConfig(text: string): RateLimitConfig {
+  const built = buildTrees([{ path: 'bench.yaml', content: text }], { mergeDomains: false });
   if (!built.ok) throw new Error(`bench config: ${JSON.stringify(built.problems)}`);
-  if (adaptiveKey !== undefined) {
-    for (const tree of built.trees) {
-      const node = tree.root.nodes.get(adaptiveKey);
-      if (node?.rule === undefined) throw new Error(`bench config: no rule at ${adaptiveKey}`);
-      const rule = Object.freeze({ ...node.rule, adaptive: Object.freeze(['bench']) });
-      tree.root.nodes.set(adaptiveKey, Object.freeze({ ...node, rule }));
-    }
-  }
   return configFromTrees(built.trees);
 }
 
-function service(scenario: HotPathScenario): {
+async function service(scenario: HotPathScenario): Promise<{
   service: RateLimitService;
   metrics: ServiceMetrics;
   store: MemoryCounterStore;
-} {
-  let rules: () => RuleSet | undefined;
-  if (scenario.rules === undefined) {
-    const config = benchConfig();
-    rules = () => config;
-  } else {
-    const adaptive = scenario.rules === 'adaptive, 0.5';
-    const config = benchConfig(adaptive ? 'fixed_window' : undefined);
-    rules = decoratedRules(() => config, adaptiveRules(constantFactor(adaptive ? 0.5 : 1)));
+}> {
+  const text =
+    scenario.adaptive === undefined
+      ? CONFIG
+      : scenario.adaptive === 'unused'
+        ? adaptiveConfig('token_bucket', 'health')
+        : adaptiveConfig('fixed_window', scenario.adaptive === 'abuse' ? 'abusers' : 'health');
+  const config = benchConfig(text);
+  const state = createMemoryAdaptiveState();
+  const engine = new AdaptiveEngine({ state, clock: systemClock, logger: silentLogger() });
+  engine.configure(config.adaptiveControllers());
+  if (scenario.adaptive === 'error_rate 0.5') {
+    // the shared record as a closed bad interval leaves it; the engine's refresh applies it
+    const record = {
+      factor: 0.5,
+      decision: 'decrease',
+      closedStartMs: 0,
+      samples: 100,
+      errors: 50,
+      sinceMs: 0,
+    } as const;
+    await state.writeErrorRate({ domain: 'bench', name: 'health' }, undefined, record, 3_600_000);
+    await engine.tick();
   }
   const metrics = new ServiceMetrics();
   const store = new MemoryCounterStore({ sweepIntervalMs: 0 });
   const svc = new RateLimitService({
-    rules,
+    rules: decoratedRules(() => config, engine.decorate),
     store,
-    clock: { nowMs: () => Date.now() },
-    observers: [metrics.ruleStats(0.8)],
+    clock: systemClock,
+    observers: [metrics.ruleStats(0.8), engine],
     options: DEFAULT_SERVICE_OPTIONS,
   });
   return { service: svc, metrics, store };
@@ -173,7 +178,7 @@ function service(scenario: HotPathScenario): {
 
 /** One pass of `count` calls; resolves to CPU ns per call. Calls are issued 64 at a time, as a busy server sees them. */
 async function pass(
-  target: ReturnType<typeof service>,
+  target: Awaited<ReturnType<typeof service>>,
   bodies: readonly Uint8Array[],
   count: number,
 ): Promise<number> {
@@ -201,7 +206,7 @@ async function pass(
 
 export async function runHotPath(decisions = DECISIONS): Promise<HotPathResult[]> {
   const scenarios = hotPathScenarios();
-  const targets = scenarios.map((s) => service(s));
+  const targets = await Promise.all(scenarios.map((s) => service(s)));
   const rounds: number[][] = scenarios.map(() => []);
   // warm-up (JIT, store filled), then alternating measured rounds
   for (let s = 0; s < scenarios.length; s++) await pass(targets[s]!, scenarios[s]!.bodies, decisions / 4);
