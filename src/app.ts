@@ -17,7 +17,7 @@ import { HealthState } from './health/health-state.js';
 import { createDebugServer } from './http/debug-server.js';
 import { createHttpServer } from './http/http-server.js';
 import type { Logger } from './log/logger.js';
-import { adaptiveMetrics } from './metrics/adaptive-metrics.js';
+import { accessLogMetrics, adaptiveMetrics } from './metrics/adaptive-metrics.js';
 import { exportConnectionMetrics } from './metrics/connection-metrics.js';
 import { exportResilienceMetrics } from './metrics/resilience-metrics.js';
 import { type MetricsExposition, ServiceMetrics } from './metrics/service-metrics.js';
@@ -129,7 +129,12 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     rate: new SignalRateBound(settings.signals.maxPerSecond, clock),
     onOutcome: (source, outcome) => metrics.signal(source, outcome),
   };
-  const accessLog = { sink: adaptive, limits: settings.signals.accessLog };
+  const accessLog = {
+    sink: adaptive,
+    limits: settings.signals.accessLog,
+    onSummary: accessLogMetrics(metrics.registry),
+    onUnexpectedError: (error: unknown) => logger.error({ err: error }, 'access log stream failed'),
+  };
 
   // 5. Listeners: each port's connections under a guard (cap, eviction, handshake deadline).
   const guards = createPortGuards(settings.connections, clock, logger);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ControllerMetrics, ControllerMetricsFactory } from '../adaptive/controller-metrics.js';
+import type { AccessLogSummary } from '../adaptive/signals/access-log-classifier.js';
 
 /**
  * The adaptive module's series (docs/metrics.md), on the service's registry. Each
@@ -51,5 +52,38 @@ export function adaptiveMetrics(registry: Registry): ControllerMetricsFactory {
         for (const metric of [factor, boxed, shadowed, stateErrors]) metric.remove(labels);
       },
     };
+  };
+}
+
+/**
+ * Envoy access-log entries received on the gRPC port, by what the classifier made of
+ * them (error, upstream429, ok: counted for the controllers whose match selects them;
+ * skipped: the rate limiter's own answers, RL/RLSE). An operator whose controller sees no
+ * samples starts here.
+ */
+export function accessLogMetrics(registry: Registry): (summary: AccessLogSummary) => void {
+  const entries = new Counter({
+    name: 'ratelimit_adaptive_access_log_entries_total',
+    help: 'Envoy access-log entries received, by outcome (ok, error, upstream429, skipped = the rate limiter answered them itself)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const ok = entries.labels('ok');
+  const error = entries.labels('error');
+  const upstream429 = entries.labels('upstream429');
+  const skipped = entries.labels('skipped');
+  return (summary) => {
+    let total = 0;
+    let errors = 0;
+    let tooMany = 0;
+    for (const sample of summary.samples) {
+      total += sample.total;
+      errors += sample.errors;
+      tooMany += sample.upstream429;
+    }
+    if (total - errors - tooMany > 0) ok.inc(total - errors - tooMany);
+    if (errors > 0) error.inc(errors);
+    if (tooMany > 0) upstream429.inc(tooMany);
+    if (summary.skipped > 0) skipped.inc(summary.skipped);
   };
 }
