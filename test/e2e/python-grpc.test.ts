@@ -1,9 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  rlsAnswer as answer,
+  type RlsCall as Call,
+  PYTHON_CLIENT as CLIENT,
+  ensurePythonGrpc,
+  generateStubs,
+  jsonLines,
+  killPythonChildren,
+  type RlsResult as Result,
+  RLS_PROTOS,
+  removeStubs,
+  runClient,
+  runPython,
+} from '../support/python-grpc.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 /*
@@ -11,16 +20,6 @@ import { startServer, type TestServer } from '../support/server.js';
  * grpc-js), with stubs generated at test time from the same proto/ files: what Envoy sees.
  */
 
-// Debian's interpreter: a python3 earlier on PATH may not see python3-grpcio.
-const PYTHON = '/usr/bin/python3';
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLIENT = path.join(repoRoot, 'test/e2e/python/rls_client.py');
-const RLS_PROTOS = [
-  'envoy/service/ratelimit/v3/rls.proto',
-  'envoy/extensions/common/ratelimit/v3/ratelimit.proto',
-  'envoy/type/v3/ratelimit_unit.proto',
-  'envoy/config/core/v3/base.proto',
-];
 const CONFIG = {
   'e2e.yaml': `domain: e2e
 descriptors:
@@ -31,63 +30,10 @@ descriptors:
 `,
 };
 
-interface Status {
-  code: string;
-  limit_remaining: number;
-  current_limit: { requests_per_unit: number; unit: string; name: string } | null;
-  duration_until_reset: number | null;
-}
-interface Answer {
-  overall_code: string;
-  statuses: Status[];
-  response_headers: [string, string][];
-}
-type Result = Answer | { grpc_error: string; details: string };
-interface Call {
-  domain: string;
-  descriptors: { entries: [string, string][]; hits_addend?: number }[];
-  hits_addend?: number;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Runs `/usr/bin/python3 args`, feeding `input`; SIGKILLs it after `timeoutMs`. */
-function runPython(args: string[], input = '', timeoutMs = 20_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`python ${args.join(' ')} exited ${code ?? signal}\n${stderr}`));
-    });
-    child.stdin.end(input);
-  });
-}
-
-function jsonLines<T>(out: string): T[] {
-  return out
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
-}
-
 /** Fixed windows are epoch-aligned: keep the calls of one scenario inside one minute. */
 async function awayFromMinuteEnd(): Promise<void> {
   const intoMinute = Date.now() % 60_000;
   if (intoMinute > 55_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 100));
-}
-
-function answer(result: Result | undefined): Answer {
-  if (!result || 'grpc_error' in result) throw new Error(`expected an answer, got ${JSON.stringify(result)}`);
-  return result;
 }
 
 const user = (value: string, hits_addend?: number) => ({
@@ -101,39 +47,21 @@ let uniq = 0;
 const unique = (name: string) => `${name}-${process.pid}-${Date.now()}-${uniq++}`;
 
 async function rls(target: string, calls: Call[]): Promise<Result[]> {
-  const out = await runPython([CLIENT, '--target', target, '--stubs', stubs, 'rls'], JSON.stringify(calls));
-  const results = jsonLines<Result>(out);
+  const results = await runClient<Result>(target, stubs, ['rls'], calls);
   expect(results).toHaveLength(calls.length);
   return results;
 }
 
 beforeAll(async () => {
-  const probe = ['-c', 'import grpc, grpc_tools.protoc'];
-  await runPython(probe).catch(async () => {
-    // Installs python3-grpcio/python3-grpc-tools as root, or says exactly what to install.
-    await new Promise<void>((resolve, reject) => {
-      const p = spawn(path.join(repoRoot, 'scripts/ensure-system-packages.sh'), { stdio: 'inherit' });
-      p.on('error', reject);
-      p.on('close', (code) => (code === 0 ? resolve() : reject(new Error('python3-grpcio missing'))));
-    });
-    await runPython(probe);
-  });
-  stubs = await mkdtemp(path.join(tmpdir(), 'rls-py-stubs-'));
-  const include = (
-    await runPython([
-      '-c',
-      'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))',
-    ])
-  ).trim();
-  const protoc = ['-m', 'grpc_tools.protoc', '-I', 'proto', '-I', include];
-  await runPython([...protoc, `--python_out=${stubs}`, `--grpc_python_out=${stubs}`, ...RLS_PROTOS]);
+  await ensurePythonGrpc();
+  stubs = await generateStubs(RLS_PROTOS);
   server = await startServer({ config: CONFIG });
 }, 300_000);
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killPythonChildren();
   await server?.stop();
-  if (stubs) await rm(stubs, { recursive: true, force: true });
+  await removeStubs(stubs);
 });
 
 describe('ShouldRateLimit through Python grpcio', () => {

@@ -4,6 +4,7 @@
 Usage (run with Debian's /usr/bin/python3, which sees python3-grpcio):
 
   rls_client.py --target 127.0.0.1:8081 --stubs DIR rls < calls.json
+  rls_client.py --target 127.0.0.1:8081 --stubs DIR signal [--token T] < calls.json
   rls_client.py --target 127.0.0.1:8081 health --service "" --service ratelimit
 
 DIR holds the *_pb2 modules generated from this repository's proto/ by grpc_tools.protoc.
@@ -15,6 +16,12 @@ and prints one JSON line per call: {"overall_code", "statuses", "response_header
 {"grpc_error": status code name, "details": str}. Each status is {"code", "limit_remaining",
 "current_limit": {"requests_per_unit", "unit", "name"} | null, "duration_until_reset": seconds
 | null}. A descriptor "hits_addend" of 0 is sent as a present UInt64Value (check only).
+
+`signal` reads a JSON list of calls to ratelimit.adaptive.v1.SignalService from stdin, each
+  {"rpc": "RecordErrorRate" | "Penalize", "token"?: str, "request": {message fields}}
+(request fields as in proto/ratelimit/adaptive/v1/signals.proto), sends `authorization: Bearer
+<token>` (the call's token, else --token; none when both are absent) and prints one JSON line
+per call: {"ok": true} or {"grpc_error": status code name, "details": str}.
 
 `health` calls /grpc.health.v1.Health/Check with hand-encoded protobuf bytes (Debian's
 python3-grpcio has no grpc_health module) and prints {"service", "status"} or a grpc_error.
@@ -80,6 +87,27 @@ def run_rls(channel, stubs, timeout):
             "statuses": [describe_status(rls_pb2, s) for s in response.statuses],
             "response_headers": [[h.key, h.value] for h in response.response_headers_to_add],
         })
+
+
+def run_signal(channel, stubs, default_token, timeout):
+    sys.path.insert(0, stubs)
+    from ratelimit.adaptive.v1 import signals_pb2, signals_pb2_grpc
+
+    stub = signals_pb2_grpc.SignalServiceStub(channel)
+    methods = {
+        "RecordErrorRate": (stub.RecordErrorRate, signals_pb2.ErrorRateSample),
+        "Penalize": (stub.Penalize, signals_pb2.Penalty),
+    }
+    for call in json.load(sys.stdin):
+        method, message = methods[call["rpc"]]
+        token = call.get("token", default_token)
+        metadata = [("authorization", "Bearer " + token)] if token is not None else []
+        try:
+            method(message(**call.get("request", {})), metadata=metadata, timeout=timeout)
+        except grpc.RpcError as err:
+            emit(rpc_error(err))
+            continue
+        emit({"ok": True})
 
 
 def encode_health_request(service):
@@ -154,19 +182,23 @@ def emit(obj):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True, help="host:port of the gRPC server")
-    parser.add_argument("--stubs", help="directory of the generated *_pb2 modules (rls)")
+    parser.add_argument("--stubs", help="directory of the generated *_pb2 modules (rls, signal)")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline per call, seconds")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("rls", help="ShouldRateLimit calls read as JSON from stdin")
+    signal = commands.add_parser("signal", help="SignalService calls read as JSON from stdin")
+    signal.add_argument("--token", help="bearer token for calls that name none")
     health = commands.add_parser("health", help="grpc.health.v1.Health/Check")
     health.add_argument("--service", action="append", default=[], help="service name (repeatable)")
     args = parser.parse_args()
 
     with grpc.insecure_channel(args.target) as channel:
+        if args.command in ("rls", "signal") and not args.stubs:
+            parser.error(args.command + " needs --stubs")
         if args.command == "rls":
-            if not args.stubs:
-                parser.error("rls needs --stubs")
             run_rls(channel, args.stubs, args.timeout)
+        elif args.command == "signal":
+            run_signal(channel, args.stubs, args.token, args.timeout)
         else:
             run_health(channel, args.service or [""], args.timeout)
 
