@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 CONFIG ?= deploy/config
 
-.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e fuzz bench-store bench bench-quick bench-memory bench-soak bench-ladder clean
+.PHONY: help deps system-deps gen build run test lint typecheck circular test-unit test-integration test-e2e fuzz bench-store bench bench-quick bench-memory bench-soak bench-ladder adaptive-plot clean
 
 help:
 	@echo "make run    install, build and start the service (memory backend, $(CONFIG))"
@@ -97,6 +97,14 @@ bench-memory: build
 	@scripts/ensure-bench-packages.sh
 	npx tsc -p bench/tsconfig.json
 	node dist/bench/bench/memory-footprint.js
+
+# The picture of docs/adaptive.md from a real run (~45 s): the built service (memory backend), an
+# upstream failing from 10 s to 20 s, outcomes fed back over Envoy's access-log stream; writes
+# bench/results/adaptive-scenario.csv and docs/img/adaptive-error-rate.svg, prints reaction and
+# recovery times.
+adaptive-plot: build
+	npx tsc -p bench/tsconfig.json
+	node dist/bench/bench/adaptive-scenario.js
 
 clean:
 	rm -rf dist src/gen node_modules
