@@ -14,7 +14,7 @@ import { readBodyBytes } from './body-reader.js';
 export const SIGNALS_PATH = '/v1/signals';
 
 /**
- * `POST /v1/signals` (DESIGN.md "Signals in", docs/limits-signals.md). The
+ * `POST /v1/signals` (DESIGN.md "Signals in", docs/limits.md "Adaptive signals"). The
  * order of checks and why is in signal-gate.ts. Every answer is JSON: 202
  * `{"status":"accepted"}`, else `{"error": reason}` with
  *   403 no token configured (the API is off; `api` undefined is the same)

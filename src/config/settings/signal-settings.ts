@@ -7,7 +7,7 @@ import { parseDurationMs, parseIntIn } from './settings-parsers.js';
 
 /**
  * The adaptive module's inputs (DESIGN.md "Adaptive limits", "Signals in";
- * docs/limits-signals.md): the signal API's token and bounds, and the bounds of
+ * docs/limits.md "Adaptive signals"): the signal API's token and bounds, and the bounds of
  * Envoy's access-log stream.
  */
 export interface SignalSettings {
