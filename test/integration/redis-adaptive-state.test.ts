@@ -36,21 +36,29 @@ afterAll(async () => {
 const recordKey = (id: ControllerId) =>
   adaptiveKey(adaptiveKeyBase(PREFIX, id.domain, id.name), { kind: 'record' });
 
-runAdaptiveStateContract('redis single', async (options) => ({
-  first: createRedisAdaptiveState(singles[0]!, { prefix: PREFIX, ...options }),
-  second: createRedisAdaptiveState(singles[1]!, { prefix: PREFIX, ...options }),
-  deleteRecord: async (id) => {
-    await singles[0]!.del(recordKey(id));
-  },
-}));
+runAdaptiveStateContract(
+  'redis single',
+  async (options) => ({
+    first: createRedisAdaptiveState(singles[0]!, { prefix: PREFIX, ...options }),
+    second: createRedisAdaptiveState(singles[1]!, { prefix: PREFIX, ...options }),
+    deleteRecord: async (id) => {
+      await singles[0]!.del(recordKey(id));
+    },
+  }),
+  { outside: true },
+);
 
-runAdaptiveStateContract('redis cluster (3 masters, 3 replicas)', async (options) => ({
-  first: createRedisAdaptiveState(clusters[0]!, { prefix: PREFIX, ...options }),
-  second: createRedisAdaptiveState(clusters[1]!, { prefix: PREFIX, ...options }),
-  deleteRecord: async (id) => {
-    await clusters[0]!.del(recordKey(id));
-  },
-}));
+runAdaptiveStateContract(
+  'redis cluster (3 masters, 3 replicas)',
+  async (options) => ({
+    first: createRedisAdaptiveState(clusters[0]!, { prefix: PREFIX, ...options }),
+    second: createRedisAdaptiveState(clusters[1]!, { prefix: PREFIX, ...options }),
+    deleteRecord: async (id) => {
+      await clusters[0]!.del(recordKey(id));
+    },
+  }),
+  { outside: true },
+);
 
 describe('redis adaptive state: keys', () => {
   it('puts every key of one controller in one slot, each with a ttl, under the key layout names', async () => {
