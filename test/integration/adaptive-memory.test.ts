@@ -128,3 +128,155 @@ describe('adaptive error_rate on the memory backend', () => {
     expect(load.answers.filter((a) => a.code !== 'OK')).toEqual([]);
   }, 30_000);
 });
+
+describe('adaptive signals, views and shadow mode on the memory backend', () => {
+  it('POST /v1/signals: the factor halves; /v1/adaptive and /rlconfig say why', async () => {
+    const { server, client } = await start(errorRateConfig());
+    const load = steady(client);
+    const sent = Date.now();
+    expect((await postSignal(server.httpUrl, SAMPLE)).status).toBe(202);
+    // same reaction bound as the access-log spike (the one signal holds min_samples)
+    const bound = INTERVAL_MS + CLOSE_DELAY_MS + REFRESH_MS + SLACK_MS;
+    const lowered = await load.first(sent, (a) => a.limit !== undefined && a.limit < LIMIT, bound);
+    console.log(`[adaptive-e2e] signal: reaction ${lowered.at - sent} ms (bound ${bound})`);
+    expect(lowered.limit).toBe(50);
+    const { scope, errorRate } = await adaptiveView(server.debugUrl);
+    expect(scope).toBe('process');
+    expect(errorRate).toMatchObject({
+      name: 'checkout-health',
+      factor: 0.5,
+      enforcedFactor: 0.5,
+      stateReadable: true,
+      decision: 'decrease',
+      lastInterval: { samples: 40, errors: 20, errorRatio: 0.5 },
+    });
+    const rlconfig = await text(`${server.debugUrl}/rlconfig`);
+    expect(rlconfig).toMatch(/api\.path_\/checkout: .*effective: requests_per_unit=50 \(factor 0\.5/);
+  });
+
+  it('a wrong token is 401 and changes nothing; with no token configured the API is 403', async () => {
+    const { server } = await start(errorRateConfig());
+    const sentAt = Date.now();
+    const wrong = await postSignal(server.httpUrl, { ...SAMPLE, total: 100, errors: 100 }, 'not-the-token');
+    expect(wrong.status).toBe(401);
+    expect((await postSignal(server.httpUrl, SAMPLE, null)).status).toBe(401);
+    const penalty = { domain: 'api', controller: 'abusers', value: '6.6.6.6', ttl: '30s', reason: 'waf' };
+    expect((await postSignal(server.httpUrl, penalty, 'not-the-token')).status).toBe(401);
+    // a healthy sample with the right token in the same interval: the one that counts
+    expect((await postSignal(server.httpUrl, { ...SAMPLE, total: 10, errors: 0 })).status).toBe(202);
+    const now = await adaptiveView(server.debugUrl);
+    expect(now.errorRate.localOpenInterval.errors).toBe(0);
+    expect(now.abuse?.penalties).toEqual([]);
+    // once the interval is closed: 10 samples, 0 errors, factor 1 (the 100 errors never counted)
+    const intervalStart = Math.floor(sentAt / INTERVAL_MS) * INTERVAL_MS;
+    const closed = await pollFor(
+      async () => {
+        const { errorRate } = await adaptiveView(server.debugUrl);
+        const start = errorRate.lastInterval === undefined ? 0 : Date.parse(errorRate.lastInterval.start);
+        return start >= intervalStart ? errorRate : undefined;
+      },
+      INTERVAL_MS + CLOSE_DELAY_MS + REFRESH_MS + SLACK_MS,
+      'the interval closes',
+    );
+    expect(closed.factor).toBe(1);
+    expect(closed.lastInterval).toMatchObject({ samples: 10, errors: 0 });
+    expect((await adaptiveView(server.debugUrl)).abuse).toMatchObject({ boxed: 0, penalties: [] });
+    expect(await metric(server.httpUrl, 'ratelimit_adaptive_signals_total{source="http",outcome="unauthorized"}')).toBe(3);
+
+    const { server: closedApi } = await start(errorRateConfig(), {});
+    expect((await postSignal(closedApi.httpUrl, SAMPLE)).status).toBe(403);
+    expect((await adaptiveView(closedApi.debugUrl)).errorRate.localOpenInterval.samples).toBe(0);
+  });
+
+  it('shadow_mode: the factor drops in /v1/adaptive and /metrics, every answer is the non-adaptive one', async () => {
+    const shadow = await start(errorRateConfig({ shadow: true }));
+    const control = await start(errorRateConfig({ adaptive: false }));
+    // Each step asks both servers the same: path=/checkout (hits 1), and a fresh user with
+    // hits 60, which 100/s admits and the computed 50/s would not.
+    const pairs: [string, string][] = [];
+    let n = 0;
+    const step = async () => {
+      const user = `user=u${n++}`;
+      const answers = await Promise.all(
+        [shadow.client, control.client].flatMap((c) => [ask(c, ['path=/checkout']), ask(c, [user], 60)]),
+      );
+      const [a, b, c, d] = answers.map((x) => `${x.code}/${x.limit}`) as [string, string, string, string];
+      pairs.push([a, c], [b, d]);
+    };
+    expect((await postSignal(shadow.server.httpUrl, SAMPLE)).status).toBe(202);
+    const bound = INTERVAL_MS + CLOSE_DELAY_MS + REFRESH_MS + SLACK_MS;
+    const deadline = Date.now() + bound;
+    let factor = 1;
+    while (factor === 1 && Date.now() < deadline) {
+      await step();
+      factor = (await adaptiveView(shadow.server.debugUrl)).errorRate.factor;
+      await sleep(100);
+    }
+    expect(factor).toBe(0.5);
+    for (let i = 0; i < 10; i++) await step(); // answers while the computed factor is 0.5
+    const view = (await adaptiveView(shadow.server.debugUrl)).errorRate;
+    expect(view).toMatchObject({ factor: 0.5, enforcedFactor: 1, decision: 'decrease' });
+    expect(pairs.every(([s, c]) => s === c)).toBe(true);
+    expect(new Set(pairs.map(([s]) => s))).toEqual(new Set(['OK/100']));
+    const shadowed = await metric(
+      shadow.server.httpUrl,
+      'ratelimit_adaptive_shadow_requests_total{domain="api",controller="checkout-health"}',
+    );
+    expect(shadowed).toBeGreaterThanOrEqual(20); // the 10 steps after the drop, 2 rule matches each
+    expect(await metric(shadow.server.httpUrl, 'ratelimit_adaptive_factor{domain="api",controller="checkout-health"}')).toBe(0.5);
+    expect(await text(`${shadow.server.debugUrl}/rlconfig`)).toMatch(
+      /requests_per_unit=100 \(factor 1; checkout-health shadow: would apply 0\.5\)/,
+    );
+  });
+});
+
+describe('adaptive abuse from the service own decisions (memory backend)', () => {
+  it('a value that keeps going OVER_LIMIT is boxed, blocked in fresh windows too; another value is not', async () => {
+    const { server, client } = await start(`
+domain: edge
+adaptive:
+  - name: abusers
+    type: abuse
+    over_limit_ratio: 0.5
+    min_requests: 20
+    interval: 1s
+    penalty: {factor: 0, ttl: 5s}
+descriptors:
+  - key: remote_address
+    rate_limit: {unit: second, requests_per_unit: 5}
+    adaptive: [abusers]
+`);
+    const good: string[] = [];
+    const flood = { on: true };
+    const background = (async () => {
+      while (flood.on) {
+        // every ~250 ms: 6.6.6.6 sends 10 against 5/s (mostly OVER_LIMIT), 1.1.1.1 sends 1 (~4/s)
+        await Promise.all(Array.from({ length: 10 }, () => ask(client, ['remote_address=6.6.6.6'], 1, 'edge')));
+        good.push((await ask(client, ['remote_address=1.1.1.1'], 1, 'edge')).code);
+        await sleep(250);
+      }
+    })();
+    // the interval closes at its end; the next tick (≤ 1 refresh) flags it
+    const started = Date.now();
+    const listed = await pollFor(
+      async () => {
+        const view = await fetch(`${server.debugUrl}/v1/adaptive`).then((r) => r.json());
+        const abuse = (view as { controllers: { penalties: { value: string; reason: string }[] }[] }).controllers[0];
+        return abuse?.penalties.find((p) => p.value === '6.6.6.6');
+      },
+      2 * INTERVAL_MS + REFRESH_MS + SLACK_MS,
+      '6.6.6.6 is boxed',
+    );
+    console.log(`[adaptive-e2e] abuse: boxed after ${Date.now() - started} ms`);
+    flood.on = false;
+    await background;
+    expect(listed).toMatchObject({ value: '6.6.6.6', reason: 'over_limit_ratio', factor: 0 });
+    // a fresh window, in which 5/s would admit it: still blocked; 1.1.1.1 still admitted
+    await nextBoundary(INTERVAL_MS);
+    const blocked = await ask(client, ['remote_address=6.6.6.6'], 1, 'edge');
+    const other = await ask(client, ['remote_address=1.1.1.1'], 1, 'edge');
+    expect(blocked.code).toBe('OVER_LIMIT');
+    expect(other).toMatchObject({ code: 'OK', limit: 5 });
+    expect(good.every((c) => c === 'OK')).toBe(true);
+  });
+});

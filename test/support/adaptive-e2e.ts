@@ -174,10 +174,11 @@ export function checkoutEntries(count: number, errors: number): EntrySpec[] {
   return Array.from({ length: count }, (_, i) => ({ cluster: 'checkout', code: i < errors ? 503 : 200 }));
 }
 
-export function postSignal(httpUrl: string, body: unknown, token: string | undefined = TOKEN): Promise<Response> {
+/** POST /v1/signals with `Authorization: Bearer <token>`; `null`: no Authorization header. */
+export function postSignal(httpUrl: string, body: unknown, token: string | null = TOKEN): Promise<Response> {
   return fetch(`${httpUrl}/v1/signals`, {
     method: 'POST',
-    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
 }
