@@ -84,7 +84,11 @@ describe('adaptive error_rate on the memory backend', () => {
     // refresh (1 s): ≤ interval + closeDelay + refresh = 3.5 s (= 2 intervals + the close
     // delay with interval = refresh = 1 s), + SLACK_MS for a shared CI machine.
     const reactionBound = INTERVAL_MS + CLOSE_DELAY_MS + REFRESH_MS + SLACK_MS;
-    const lowered = await load.first(spikeStart, (a) => a.limit !== undefined && a.limit < LIMIT, reactionBound);
+    const lowered = await load.first(
+      spikeStart,
+      (a) => a.limit !== undefined && a.limit < LIMIT,
+      reactionBound,
+    );
     const reactionMs = lowered.at - spikeStart;
     expect(lowered.limit).toBe(LIMIT * 0.5); // one closed bad interval: factor 1 × decrease
     expect(reactionMs).toBeLessThanOrEqual(reactionBound);
@@ -181,7 +185,9 @@ describe('adaptive signals, views and shadow mode on the memory backend', () => 
     expect(closed.factor).toBe(1);
     expect(closed.lastInterval).toMatchObject({ samples: 10, errors: 0 });
     expect((await adaptiveView(server.debugUrl)).abuse).toMatchObject({ boxed: 0, penalties: [] });
-    expect(await metric(server.httpUrl, 'ratelimit_adaptive_signals_total{source="http",outcome="unauthorized"}')).toBe(3);
+    expect(
+      await metric(server.httpUrl, 'ratelimit_adaptive_signals_total{source="http",outcome="unauthorized"}'),
+    ).toBe(3);
 
     const { server: closedApi } = await start(errorRateConfig(), {});
     expect((await postSignal(closedApi.httpUrl, SAMPLE)).status).toBe(403);
@@ -223,7 +229,12 @@ describe('adaptive signals, views and shadow mode on the memory backend', () => 
       'ratelimit_adaptive_shadow_requests_total{domain="api",controller="checkout-health"}',
     );
     expect(shadowed).toBeGreaterThanOrEqual(20); // the 10 steps after the drop, 2 rule matches each
-    expect(await metric(shadow.server.httpUrl, 'ratelimit_adaptive_factor{domain="api",controller="checkout-health"}')).toBe(0.5);
+    expect(
+      await metric(
+        shadow.server.httpUrl,
+        'ratelimit_adaptive_factor{domain="api",controller="checkout-health"}',
+      ),
+    ).toBe(0.5);
     expect(await text(`${shadow.server.debugUrl}/rlconfig`)).toMatch(
       /requests_per_unit=100 \(factor 1; checkout-health shadow: would apply 0\.5\)/,
     );
@@ -251,7 +262,9 @@ descriptors:
     const background = (async () => {
       while (flood.on) {
         // every ~250 ms: 6.6.6.6 sends 10 against 5/s (mostly OVER_LIMIT), 1.1.1.1 sends 1 (~4/s)
-        await Promise.all(Array.from({ length: 10 }, () => ask(client, ['remote_address=6.6.6.6'], 1, 'edge')));
+        await Promise.all(
+          Array.from({ length: 10 }, () => ask(client, ['remote_address=6.6.6.6'], 1, 'edge')),
+        );
         good.push((await ask(client, ['remote_address=1.1.1.1'], 1, 'edge')).code);
         await sleep(250);
       }
@@ -261,7 +274,8 @@ descriptors:
     const listed = await pollFor(
       async () => {
         const view = await fetch(`${server.debugUrl}/v1/adaptive`).then((r) => r.json());
-        const abuse = (view as { controllers: { penalties: { value: string; reason: string }[] }[] }).controllers[0];
+        const abuse = (view as { controllers: { penalties: { value: string; reason: string }[] }[] })
+          .controllers[0];
         return abuse?.penalties.find((p) => p.value === '6.6.6.6');
       },
       2 * INTERVAL_MS + REFRESH_MS + SLACK_MS,

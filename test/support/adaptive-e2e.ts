@@ -208,7 +208,10 @@ export async function adaptiveView(debugUrl: string): Promise<{
 }> {
   const response = await fetch(`${debugUrl}/v1/adaptive`);
   if (response.status !== 200) throw new Error(`/v1/adaptive answered ${response.status}`);
-  const view = (await response.json()) as { scope: string; controllers: (ErrorRateViewJson | AbuseViewJson)[] };
+  const view = (await response.json()) as {
+    scope: string;
+    controllers: (ErrorRateViewJson | AbuseViewJson)[];
+  };
   const errorRate = view.controllers.find((c): c is ErrorRateViewJson => c.type === 'error_rate');
   const abuse = view.controllers.find((c): c is AbuseViewJson => c.type === 'abuse');
   if (errorRate === undefined) throw new Error(`no error_rate controller in ${JSON.stringify(view)}`);
@@ -234,7 +237,11 @@ export function rlsClient(grpcAddress: string): RlsTestClient {
 }
 
 /** Polls `probe` every 50 ms until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function pollFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+export async function pollFor<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
