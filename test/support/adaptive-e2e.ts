@@ -190,6 +190,7 @@ export interface ErrorRateViewJson {
   enforcedFactor: number;
   stateReadable: boolean;
   decision: string;
+  since?: string;
   lastInterval?: { start: string; samples: number; errors: number; errorRatio: number };
   localOpenInterval: { start: string; samples: number; errors: number };
 }
