@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adaptiveKey, adaptiveKeyBase } from '../../src/core/key-layout.js';
@@ -16,9 +17,10 @@ import {
   sleep,
   TOKEN,
 } from '../support/adaptive-e2e.js';
+import { startServeProcess } from '../support/cli-process.js';
 import type { RlsTestClient } from '../support/grpc-client.js';
 import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, writeConfigDir } from '../support/server.js';
 
 /*
  * The adaptive module end to end on the Redis backend: real redis-server processes and
@@ -35,7 +37,7 @@ const FACTOR_SERIES = '{domain="api",controller="checkout-health"}';
 const REACTION_BOUND = INTERVAL_MS + CLOSE_DELAY_MS + REFRESH_MS + SLACK_MS;
 
 const redisServers: RedisTestServer[] = [];
-const servers: TestServer[] = [];
+const servers: Endpoints[] = [];
 const clients: RlsTestClient[] = [];
 const loads: SteadyLoad[] = [];
 
@@ -52,17 +54,42 @@ async function redis(): Promise<RedisTestServer> {
   return server;
 }
 
-async function replica(redisUrl: string, env: Record<string, string> = {}) {
-  const server = await startServer({
-    config: { 'api.yaml': errorRateConfig() },
-    env: {
-      BACKEND_TYPE: 'redis',
-      REDIS_URL: redisUrl,
-      CACHE_KEY_PREFIX: PREFIX,
-      ADAPTIVE_SIGNAL_TOKEN: TOKEN,
-      ...env,
-    },
-  });
+interface Endpoints {
+  readonly grpcAddress: string;
+  readonly httpUrl: string;
+  readonly debugUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * One replica on `redisUrl` with a steady load on it: in this process (createApp), or with
+ * `separateProcess` the built CLI as a child process (its own engine, timer and connections
+ * by construction).
+ */
+async function replica(redisUrl: string, env: Record<string, string> = {}, separateProcess = false) {
+  const settings = {
+    BACKEND_TYPE: 'redis',
+    REDIS_URL: redisUrl,
+    CACHE_KEY_PREFIX: PREFIX,
+    ADAPTIVE_SIGNAL_TOKEN: TOKEN,
+    ...env,
+  };
+  let server: Endpoints;
+  if (separateProcess) {
+    const configDir = await writeConfigDir({ 'api.yaml': errorRateConfig() });
+    const child = await startServeProcess(['--config', configDir], settings, 'listening');
+    server = {
+      grpcAddress: `127.0.0.1:${child.grpcPort}`,
+      httpUrl: `http://127.0.0.1:${child.httpPort}`,
+      debugUrl: `http://127.0.0.1:${child.debugPort}`,
+      async stop() {
+        await child.stop();
+        await rm(configDir, { recursive: true, force: true });
+      },
+    };
+  } else {
+    server = await startServer({ config: { 'api.yaml': errorRateConfig() }, env: settings });
+  }
   servers.push(server);
   const client = rlsClient(server.grpcAddress);
   clients.push(client);
@@ -74,10 +101,10 @@ async function replica(redisUrl: string, env: Record<string, string> = {}) {
 const lowered = (limit: number | undefined) => limit !== undefined && limit < LIMIT;
 
 describe('adaptive state shared through Redis by two replicas', () => {
-  it('an error spike sent to replica A only: B answers the same effective limit within one interval + one refresh', async () => {
+  it('an error spike sent to replica A (in-process) only: B (a separate process) answers the same effective limit within one interval + one refresh', async () => {
     const { url } = await redis();
     const a = await replica(url);
-    const b = await replica(url);
+    const b = await replica(url, {}, true);
     const sent = Date.now();
     expect((await postSignal(a.server.httpUrl, SAMPLE)).status).toBe(202);
     const onA = await a.load.first(sent, (x) => lowered(x.limit), REACTION_BOUND);
@@ -116,10 +143,10 @@ describe('adaptive state shared through Redis by two replicas', () => {
     expect(viewB.errorRate.since).toBeDefined();
   });
 
-  it('a penalty signal to replica A blocks that value on replica B within ~1.5 s; other values stay OK', async () => {
+  it('a penalty signal to replica A blocks that value on replica B (a separate process) within ~1.5 s; other values stay OK', async () => {
     const { url } = await redis();
     const a = await replica(url);
-    const b = await replica(url);
+    const b = await replica(url, {}, true);
     const sent = Date.now();
     const penalty = { domain: 'api', controller: 'abusers', value: '6.6.6.6', ttl: '30s', reason: 'waf' };
     expect((await postSignal(a.server.httpUrl, penalty)).status).toBe(202);
