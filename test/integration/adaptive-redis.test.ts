@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adaptiveKey, adaptiveKeyBase } from '../../src/core/key-layout.js';
@@ -19,7 +21,7 @@ import {
 } from '../support/adaptive-e2e.js';
 import { startServeProcess } from '../support/cli-process.js';
 import type { RlsTestClient } from '../support/grpc-client.js';
-import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
+import { type RedisTestServer, startRedisServer, stopProcess, waitForPing } from '../support/redis-server.js';
 import { startServer, writeConfigDir } from '../support/server.js';
 
 /*
@@ -169,7 +171,7 @@ describe('adaptive state shared through Redis by two replicas', () => {
     ]);
   });
 
-  it('a deleted record means factor 1 (no error); Redis down: configured limits, counted as state errors', async () => {
+  it('a deleted record means factor 1 (no error); Redis down: configured limits, counted as state errors, until it is back', async () => {
     const server = await redis();
     // FAILURE_MODE=local: with Redis down, counters fall back to memory with the same config
     const a = await replica(server.url, { FAILURE_MODE: 'local' });
@@ -229,5 +231,32 @@ describe('adaptive state shared through Redis by two replicas', () => {
     const after = a.load.since(restored.at);
     expect(after.length).toBeGreaterThan(0);
     expect(after.filter((x) => x.limit !== LIMIT)).toEqual([]);
-  });
+
+    // Redis back on the same port (empty): the state is readable again on the next refresh
+    // after the reconnect, and the failures stop being counted
+    const again = spawn(
+      'redis-server',
+      ['--port', String(server.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore', cwd: tmpdir() },
+    );
+    try {
+      await waitForPing(server.host, server.port);
+      const backAt = Date.now();
+      await pollFor(
+        async () => ((await adaptiveView(a.server.debugUrl)).errorRate.stateReadable ? true : undefined),
+        5_000,
+        'the state is readable again',
+      );
+      console.log(`[adaptive-e2e] redis back: state readable again after ${Date.now() - backAt} ms`);
+      const counted = await metric(a.server.httpUrl, errorsSeries);
+      await sleep(REFRESH_MS + 200);
+      expect(await metric(a.server.httpUrl, errorsSeries)).toBe(counted);
+      expect((await adaptiveView(a.server.debugUrl)).errorRate).toMatchObject({
+        factor: 1,
+        stateReadable: true,
+      });
+    } finally {
+      await stopProcess(again);
+    }
+  }, 30_000);
 });
