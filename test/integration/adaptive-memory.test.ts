@@ -208,6 +208,27 @@ describe('adaptive signals, views and shadow mode on the memory backend', () => 
     expect((await adaptiveView(closedApi.debugUrl)).errorRate.localOpenInterval.samples).toBe(0);
   });
 
+  it('a penalty signal applies at once where it is received, and /v1/adaptive lists it at once', async () => {
+    const { server, client } = await start(errorRateConfig());
+    const penalty = { domain: 'api', controller: 'abusers', value: '6.6.6.6', ttl: '30s', reason: 'waf' };
+    expect((await ask(client, ['remote_address=6.6.6.6'])).code).toBe('OK');
+    const sent = Date.now();
+    expect((await postSignal(server.httpUrl, penalty)).status).toBe(202);
+    // no refresh tick in between (they come every second): the signal itself applied it
+    const [blocked, other, view] = await Promise.all([
+      ask(client, ['remote_address=6.6.6.6']),
+      ask(client, ['remote_address=1.1.1.1']),
+      adaptiveView(server.debugUrl),
+    ]);
+    expect(Date.now() - sent).toBeLessThan(REFRESH_MS);
+    expect(blocked).toMatchObject({ code: 'OVER_LIMIT', limit: 0 });
+    expect(other).toMatchObject({ code: 'OK', limit: LIMIT });
+    expect(view.abuse).toMatchObject({
+      boxed: 1,
+      penalties: [{ value: '6.6.6.6', factor: 0, reason: 'waf', offences: 1 }],
+    });
+  });
+
   it('shadow_mode: the factor drops in /v1/adaptive and /metrics, every answer is the non-adaptive one', async () => {
     const shadow = await start(errorRateConfig({ shadow: true }));
     const control = await start(errorRateConfig({ adaptive: false }));
