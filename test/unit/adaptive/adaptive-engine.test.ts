@@ -273,6 +273,25 @@ describe('AdaptiveEngine, abuse', () => {
     expect(fb.factor('9.9.9.9')).toBe(1);
   });
 
+  it("/v1/adaptive lists a signal's penalty at once, once, and drops it when it expires", async () => {
+    const s = setup(new Map([['api', [abuse({ penalty: { factor: 0 } })]]]));
+    const listed = () => {
+      const view = s.engine.view().controllers[0]!;
+      return view.type === 'abuse' ? { boxed: view.boxed, penalties: view.penalties } : undefined;
+    };
+    s.engine.penalize('api', 'abusers', '9.9.9.9', 60_000, 'waf');
+    await Promise.resolve(); // the store's flag answers (memory: at once)
+    const entry = { value: '9.9.9.9', factor: 0, reason: 'waf', offences: 1 };
+    expect(listed()).toMatchObject({ boxed: 1, penalties: [entry] });
+    await s.engine.tick(); // read back from the store: still listed once
+    expect(listed()).toMatchObject({ boxed: 1, penalties: [entry] });
+    s.engine.penalize('api', 'abusers', '8.8.8.8', 120_000, 'ids');
+    await Promise.resolve();
+    expect(listed()?.penalties.map((p) => p.value)).toEqual(['8.8.8.8', '9.9.9.9']); // latest expiry first
+    s.clock.advance(60_000);
+    expect(listed()).toMatchObject({ boxed: 1, penalties: [{ value: '8.8.8.8' }] });
+  });
+
   it('multiplies an error_rate factor and a penalty on one rule; shadow abuse only counts', async () => {
     const s = setup(new Map([['api', [errorRate(), abuse({ shadowMode: true })]]]));
     const factor = s.engine.ruleFactor('api', rule(['health', 'abusers']))!;
