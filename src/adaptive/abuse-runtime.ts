@@ -22,10 +22,16 @@ export class AbuseRuntime {
   readonly detector: AbuseDetector;
   /** value → expiry, ms since the epoch: the box as last read, plus flags made here since. */
   boxed = new Map<string, number>();
-  /** The box as last read, for /v1/adaptive. */
+  /** The box as last read (/v1/adaptive lists it with `listed`). */
   entries: readonly PenaltyEntry[] = [];
   stateOk = true;
   private queue: Offender[] = [];
+  /**
+   * Penalties from signals received here that the box, as last read, does not show yet:
+   * listed by /v1/adaptive until the next refresh reads them back (a signal applies here
+   * at once, so the view lists it at once too).
+   */
+  private recent = new Map<string, PenaltyEntry>();
 
   constructor(
     readonly id: ControllerId,
@@ -45,8 +51,20 @@ export class AbuseRuntime {
   inherit(previous: AbuseRuntime): void {
     this.boxed = previous.boxed;
     this.entries = previous.entries;
+    this.recent = previous.recent;
     this.stateOk = previous.stateOk;
     this.metrics.boxed(this.boxed.size);
+  }
+
+  /** The box as /v1/adaptive lists it at `nowMs`: as last read plus the signals received here since, latest expiry first. */
+  listed(nowMs: number): PenaltyEntry[] {
+    const all =
+      this.recent.size === 0
+        ? this.entries
+        : [...this.entries.filter((e) => !this.recent.has(e.value)), ...this.recent.values()].sort(
+            (a, b) => b.expiresAtMs - a.expiresAtMs,
+          );
+    return all.filter((e) => e.expiresAtMs > nowMs);
   }
 
   /** The penalty factor for `value` at `nowMs`: penalty.factor while boxed, else 1 (shadow mode included). */
@@ -74,6 +92,9 @@ export class AbuseRuntime {
       this.stateOk = true;
       this.entries = entries;
       this.boxed = new Map(entries.map((e) => [e.value, e.expiresAtMs]));
+      // read back: the store's entry is the one to list (a signal flagged during the read is kept)
+      for (const e of entries) this.recent.delete(e.value);
+      for (const [value, e] of this.recent) if (e.expiresAtMs <= nowMs) this.recent.delete(value);
     } catch (error) {
       this.fail(error);
     }
@@ -89,6 +110,10 @@ export class AbuseRuntime {
   ): Promise<void> {
     try {
       const result = await state.flag(this.id, this.params.penalty, value, nowMs, options);
+      if (offender === undefined) {
+        const { expiresAtMs, offences } = result;
+        this.recent.set(value, { value, expiresAtMs, reason: options.reason, offences });
+      }
       if (!result.newOffence) return;
       this.logger.info(
         {
@@ -119,6 +144,7 @@ export class AbuseRuntime {
     }
     this.stateOk = false;
     this.boxed = new Map();
+    this.recent.clear();
   }
 
   private fields(): Record<string, string> {

@@ -118,7 +118,7 @@ function errorRateView(r: ErrorRateRuntime, nowMs: number): ErrorRateView {
 }
 
 function abuseView(r: AbuseRuntime, nowMs: number): AbuseView {
-  const live = r.entries.filter((e) => e.expiresAtMs > nowMs);
+  const live = r.listed(nowMs);
   const listed = live.slice(0, VIEW_PENALTY_LIMIT);
   return {
     domain: r.id.domain,
