@@ -75,7 +75,11 @@ export class AbuseRuntime {
 
   /** A signal: boxes `value` here now and in the shared box (awaited by nobody; failures are counted). */
   penalize(state: AdaptiveStateStore, value: string, ttlMs: number, reason: string, nowMs: number): void {
-    this.boxed.set(value, Math.max(this.boxed.get(value) ?? 0, nowMs + ttlMs));
+    const expiresAtMs = Math.max(this.boxed.get(value) ?? 0, nowMs + ttlMs);
+    this.boxed.set(value, expiresAtMs);
+    // until the shared box answers (and a refresh reads it back), this entry keeps it boxed here
+    const offences = this.recent.get(value)?.offences ?? 1;
+    this.recent.set(value, { value, expiresAtMs, reason, offences });
     this.metrics.boxed(this.boxed.size);
     void this.flag(state, value, nowMs, { ttlMs, reason });
   }
@@ -92,9 +96,13 @@ export class AbuseRuntime {
       this.stateOk = true;
       this.entries = entries;
       this.boxed = new Map(entries.map((e) => [e.value, e.expiresAtMs]));
-      // read back: the store's entry is the one to list (a signal flagged during the read is kept)
+      // read back: the store's entry is the one to list; a signal flagged while the read was
+      // in flight is not in it yet and stays boxed here from `recent`
       for (const e of entries) this.recent.delete(e.value);
-      for (const [value, e] of this.recent) if (e.expiresAtMs <= nowMs) this.recent.delete(value);
+      for (const [value, e] of this.recent) {
+        if (e.expiresAtMs <= nowMs) this.recent.delete(value);
+        else this.boxed.set(value, Math.max(this.boxed.get(value) ?? 0, e.expiresAtMs));
+      }
     } catch (error) {
       this.fail(error);
     }

@@ -301,4 +301,32 @@ describe('AdaptiveEngine, abuse', () => {
     expect(factor.factor('x')).toBe(0.5);
     expect(s.metrics.series.get('api/abusers')?.shadowed).toBe(1);
   });
+
+  it('keeps a signalled value boxed when a refresh reads the shared box before the signal reached it', async () => {
+    const inner = createMemoryAdaptiveState();
+    let releaseFlag: () => void = () => {};
+    const slowFlag: AdaptiveStateStore = {
+      ...inner,
+      scope: inner.scope,
+      flag: async (...args) => {
+        await new Promise<void>((resolve) => {
+          releaseFlag = resolve;
+        });
+        return inner.flag(...args);
+      },
+    };
+    const s = setup(new Map([['api', [abuse({ penalty: { factor: 0 } })]]]), slowFlag);
+    const factor = s.engine.ruleFactor('api', rule(['abusers']))!;
+    s.engine.penalize('api', 'abusers', '9.9.9.9', 60_000, 'waf');
+    await s.engine.tick(); // reads the box: the flag is still in flight
+    expect(factor.factor('9.9.9.9')).toBe(0);
+    releaseFlag();
+    await new Promise((resolve) => setImmediate(resolve));
+    await s.engine.tick();
+    expect(factor.factor('9.9.9.9')).toBe(0);
+    expect(s.engine.view().controllers[0]).toMatchObject({
+      boxed: 1,
+      penalties: [{ value: '9.9.9.9', offences: 1 }],
+    });
+  });
 });
