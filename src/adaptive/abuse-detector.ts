@@ -51,8 +51,8 @@ interface ValueState {
  * hour at its usual rate is not a spike. An offending interval is not folded in either, so a
  * burst does not teach the baseline that the burst is normal.
  *
- * Memory: at most `maxEntries` values (default 100 000), least recently observed dropped
- * first together with its baseline (a value seen again starts over); the offenders not yet
+ * Memory: at most `maxEntries` values (default 100 000), the one least recently active
+ * (by interval) dropped first together with its baseline (a value seen again starts over); the offenders not yet
  * collected are bounded by the same number.
  */
 export class AbuseDetector {
@@ -76,11 +76,14 @@ export class AbuseDetector {
    */
   observe(value: string, overLimit: boolean, nowMs: number): void {
     const index = Math.floor(nowMs / this.params.intervalMs);
-    let state = this.values.get(value);
+    // recency is refreshed once per interval per value, not per decision (an LRU touch is a
+    // Map delete + set): eviction drops the values whose last active interval is oldest
+    let state = this.values.peek(value);
     if (state === undefined) {
       state = { index, total: 0, overLimit: 0, baseline: 0, baselineIntervals: 0 };
       this.values.set(value, state);
     } else if (state.index < index) {
+      this.values.get(value);
       this.close(value, state, index);
     }
     state.total++;
