@@ -50,13 +50,17 @@ async function configDir(files: Record<string, string>): Promise<string> {
 }
 
 /** The primary and its two workers, listening, with a key prefix of its own. */
-async function startPod(): Promise<ServeProcess> {
+async function startPod(
+  config: Record<string, string> = CONFIG,
+  env: Record<string, string> = {},
+): Promise<ServeProcess> {
   pod = await startServeProcess(
-    ['--config', await configDir(CONFIG), '--workers', '2'],
+    ['--config', await configDir(config), '--workers', '2'],
     {
       REDIS_URL: redis.url,
       CACHE_KEY_PREFIX: `workers-${randomUUID()}-`,
       SHUTDOWN_GRACE_PERIOD: '2s',
+      ...env,
     },
     'workers listening',
   );
@@ -142,6 +146,40 @@ describe('serve --workers 2 with the redis backend', () => {
     // one config load per worker is one event for the pod; the breaker flag is 0/1, not a count
     expect(await scrape(httpPort, 'ratelimit_service_config_load_success')).toBe(1);
     expect(await scrape(httpPort, 'ratelimit_backend_circuit_open')).toBe(0);
+  });
+
+  it('applies a penalty signalled to one worker on every worker of the pod (adaptive state in Redis)', async () => {
+    const config = {
+      'shop.yaml': `domain: shop
+adaptive:
+  - { name: abusers, type: abuse, penalty: { factor: 0 } }
+descriptors:
+  - key: user
+    rate_limit: { unit: minute, requests_per_unit: 1000 }
+    adaptive: [abusers]
+`,
+    };
+    const { grpcPort, httpPort } = await startPod(config, { ADAPTIVE_SIGNAL_TOKEN: 'pod-token' });
+    const signal = await fetch(`http://127.0.0.1:${httpPort}/v1/signals`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer pod-token', connection: 'close' },
+      body: JSON.stringify({ domain: 'shop', controller: 'abusers', value: 'mallory', ttl: '1m' }),
+    });
+    expect(signal.status).toBe(202);
+    const connections = Array.from({ length: 4 }, () => freshClient(grpcPort));
+    // the worker that took the signal blocks at once; the other within one refresh (1 s)
+    await expect
+      .poll(
+        async () => (await Promise.all(connections.map((c) => ask(c, 'mallory')))).map((a) => a.overallCode),
+        {
+          timeout: 5_000,
+        },
+      )
+      .toEqual(Array(4).fill(Code.OVER_LIMIT));
+    const others = await Promise.all(connections.map((c) => ask(c, 'alice')));
+    expect(others.map((a) => a.overallCode)).toEqual(Array(4).fill(Code.OK));
+    const owners = await connectionsByPid(grpcPort, workerPids);
+    for (const pid of workerPids) expect(owners.get(pid)).toBeGreaterThan(0);
   });
 
   it('stops the primary and every worker with exit 0 on SIGTERM', async () => {
