@@ -13,4 +13,9 @@ command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 # nginx lives in /usr/sbin, which is not on every user's PATH.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 
+# prometheus brings the server and promtool (test/integration/prometheus.test.ts); apt must
+# not start its service (install_missing keeps services from starting): the test runs its own.
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+
 install_missing "the tests" "${missing[@]}"

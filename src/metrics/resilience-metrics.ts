@@ -14,6 +14,10 @@ export function exportResilienceMetrics(
   connected: () => boolean,
 ): void {
   const backend = resilient.kind;
+  // every known series shows from the start at 0, so a rate() or an alert over it returns 0
+  // rather than nothing before the first error (and increase() sees the first burst)
+  for (const reason of ['error', 'timeout'] as const) metrics.backendErrors.inc({ backend, reason }, 0);
+  for (const mode of ['error', 'allow', 'local'] as const) metrics.degradedAnswers.inc({ mode }, 0);
   metrics.beforeScrape(() => {
     // read now, not on transitions: an open period shorter than a scrape interval is
     // also counted in circuit_opened_total

@@ -86,6 +86,9 @@ export class RuleStats implements DecisionObserver {
       labelNames: ['err_type'] as const,
       registers: [registry],
     });
+    // the four types show from the start at 0 (errorType's values), so alerts and panels over
+    // them get a series before the first error
+    for (const type of ERROR_TYPES) this.errors.inc({ err_type: type }, 0);
   }
 
   charged(
@@ -155,6 +158,8 @@ export class RuleStats implements DecisionObserver {
     return tally;
   }
 }
+
+const ERROR_TYPES = ['redis_error', 'invalid_argument', 'no_config', 'service_error'] as const;
 
 /**
  * err_type values: the reference's `redis_error` for any backend failure
