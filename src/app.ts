@@ -82,7 +82,9 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   // 1. Store pipeline: backend → timed → resilient → over-limit cache → traced.
   //    Only a remote backend (Redis) is timed and guarded; memory and an injected store answer in process.
   const backend = createBackend(settings, deps, (ready) => health.setBackendReady(ready));
-  const guarded = backend.remote ? guardRemote(backend, settings, deps, metrics) : unguarded(backend);
+  const guarded = backend.remote
+    ? guardRemote(backend, settings, deps, metrics)
+    : unguarded(backend, metrics);
   const store = tracing === undefined ? guarded.store : new TracingCounterStore(guarded.store, tracing);
 
   // 2. Rules pipeline: config source → adaptive engine (effective limits) → service.
@@ -256,7 +258,10 @@ interface GuardedStore {
   status(): BackendStatus;
 }
 
-function unguarded(backend: Backend): GuardedStore {
+function unguarded(backend: Backend, metrics: ServiceMetrics): GuardedStore {
+  // backend_connected is 0 until set: an in-process store is always "connected" (else the
+  // RateLimitBackendDisconnected alert would fire on every memory-backend instance)
+  metrics.beforeScrape(() => metrics.backendConnected.set(backend.status().connected ? 1 : 0));
   return { store: backend.store, status: () => backend.status() };
 }
 

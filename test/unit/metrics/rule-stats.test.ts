@@ -149,9 +149,12 @@ describe('RuleStats through the service', () => {
     const t = setup(new TestRuleSet().add('shop', [['user', 'alice']]), failing);
     await expect(t.send('shop', [d([['user', 'alice']])])).rejects.toBeInstanceOf(BackendUnavailableError);
     await expect(t.send('', [d([['user', 'alice']])])).rejects.toBeInstanceOf(InvalidArgumentError);
+    // every err_type shows from the start (at 0), so rates and alerts over them have a series
     expect(await t.values('ratelimit_service_should_rate_limit_error')).toEqual({
       redis_error: 1,
       invalid_argument: 1,
+      no_config: 0,
+      service_error: 0,
     });
   });
 });
