@@ -43,6 +43,8 @@ export function adaptiveMetrics(registry: Registry): ControllerMetricsFactory {
     const boxedSeries = type === 'abuse' ? boxed.labels(labels) : undefined;
     const shadowSeries = shadowed.labels(labels);
     const errorSeries = stateErrors.labels(labels);
+    shadowSeries.inc(0);
+    errorSeries.inc(0);
     return {
       factor: (value) => factorSeries?.set(value),
       boxed: (count) => boxedSeries?.set(count),
@@ -72,6 +74,8 @@ export function accessLogMetrics(registry: Registry): (summary: AccessLogSummary
   const error = entries.labels('error');
   const upstream429 = entries.labels('upstream429');
   const skipped = entries.labels('skipped');
+  // from the start at 0: a dashboard's rate() shows 0 before the first entry, not nothing
+  for (const series of [ok, error, upstream429, skipped]) series.inc(0);
   return (summary) => {
     let total = 0;
     let errors = 0;

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SIGNAL_REQUEST_OUTCOMES, SIGNAL_SOURCES } from '../adaptive/signals/signal-gate.js';
 import { CallTimeHistogram, type HistogramSeries } from './call-time-histogram.js';
 import { RuleStats } from './rule-stats.js';
 
@@ -124,6 +125,13 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
   private rules: RuleStats | undefined;
+
+  constructor() {
+    // every signal series shows from the start at 0, so rate() over it returns 0, not nothing
+    for (const source of SIGNAL_SOURCES) {
+      for (const outcome of SIGNAL_REQUEST_OUTCOMES) this.adaptiveSignals.inc({ source, outcome }, 0);
+    }
+  }
 
   /** Counts one signal API request (SignalApi.onOutcome). */
   signal(source: string, outcome: string): void {

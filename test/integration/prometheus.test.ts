@@ -33,6 +33,9 @@ const REFERENCE_COUNTERS_WITHOUT_TOTAL = [
 ];
 
 const CONFIG = `domain: shop
+adaptive:
+  - { name: health, type: error_rate }
+  - { name: abusers, type: abuse }
 descriptors:
   - key: user
     rate_limit: { unit: hour, requests_per_unit: 10 }
@@ -46,7 +49,11 @@ descriptors:
   - key: tenant
     detailed_metric: true
     rate_limit: { unit: hour, requests_per_unit: 100 }
+  - key: client
+    rate_limit: { unit: hour, requests_per_unit: 100 }
+    adaptive: [health, abusers]
 `;
+const SIGNAL_TOKEN = 'prometheus-test-token';
 
 /** Dashboard template variables → the values this test's data has. */
 const VARIABLES: Record<string, string> = { domain: 'shop', __rate_interval: '1m', __range: '5m' };
@@ -61,7 +68,12 @@ beforeAll(async () => {
   redis = await startRedisServer();
   service = await startServer({
     config: { 'shop.yaml': CONFIG },
-    env: { REDIS_URL: redis.url, BACKEND_TYPE: 'redis', LOCAL_CACHE_ENTRIES: '1000' },
+    env: {
+      REDIS_URL: redis.url,
+      BACKEND_TYPE: 'redis',
+      LOCAL_CACHE_ENTRIES: '1000',
+      ADAPTIVE_SIGNAL_TOKEN: SIGNAL_TOKEN,
+    },
   });
   client = createRlsClient(service.grpcAddress);
 });
@@ -87,6 +99,14 @@ async function traffic(round: number): Promise<void> {
   await ask('nowhere', 'user=x');
   await expect(client.shouldRateLimit({ domain: '', descriptors: [] })).rejects.toMatchObject({ code: 3 });
   for (let i = 0; i < 5; i++) await ask('shop', 'user=hot'); // over the limit of 10 from round 2 on
+  // the adaptive panels: a rule under controllers, and a signal accepted by the signal API
+  await ask('shop', `client=c${round}`);
+  const signal = await fetch(`${service.httpUrl}/v1/signals`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SIGNAL_TOKEN}` },
+    body: JSON.stringify({ domain: 'shop', controller: 'health', total: 10, errors: 1 }),
+  });
+  expect(signal.status).toBe(202);
 }
 
 /** Waits until Prometheus holds `count` scrapes of the service. */

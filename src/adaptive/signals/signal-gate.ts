@@ -34,19 +34,22 @@ export interface SignalApi {
   readonly onOutcome?: ((source: SignalSource, outcome: SignalRequestOutcome) => void) | undefined;
 }
 
-export type SignalSource = 'http' | 'grpc';
+export const SIGNAL_SOURCES = ['http', 'grpc'] as const;
+export type SignalSource = (typeof SIGNAL_SOURCES)[number];
 /**
  * accepted 202/OK; invalid 400/413/INVALID_ARGUMENT (the body, or the sink's refusal);
  * unauthorized 401/UNAUTHENTICATED; forbidden 403/PERMISSION_DENIED (no token configured);
  * too_many 429/RESOURCE_EXHAUSTED; error 500/INTERNAL (the sink threw).
  */
-export type SignalRequestOutcome =
-  | 'accepted'
-  | 'invalid'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'too_many'
-  | 'error';
+export const SIGNAL_REQUEST_OUTCOMES = [
+  'accepted',
+  'invalid',
+  'unauthorized',
+  'forbidden',
+  'too_many',
+  'error',
+] as const;
+export type SignalRequestOutcome = (typeof SIGNAL_REQUEST_OUTCOMES)[number];
 
 /**
  * A token bucket: `perSecond` requests per second on average, bursts of up to
