@@ -2,21 +2,37 @@
 // temporary directory exactly as its COPY lines say (from the repository after `make build`),
 // then its ENTRYPOINT run from its WORKDIR against a real Redis. A file the runtime reads but the
 // image lacks (lua/ once) makes `serve --backend redis` fail here as it would in the container.
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimitResponse_Code as Code } from '../../src/gen/envoy/service/ratelimit/v3/rls.js';
 import { type ServeProcess, startServeProcess } from '../support/cli-process.js';
-import { assembleFinalStage, finalStage, parseDockerfile } from '../support/dockerfile.js';
+import { assembleFinalStage, finalStage, parseDockerfile, programOf } from '../support/dockerfile.js';
 import { createRlsClient, entries } from '../support/grpc-client.js';
 import { healthCheck } from '../support/grpc-extras.js';
 import { type RedisTestServer, startRedisServer } from '../support/redis-server.js';
 import { writeConfigDir } from '../support/server.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
+
+/** Exit code of the image's HEALTHCHECK command (exec form, run from the WORKDIR) with these env vars. */
+async function healthcheckExit(
+  cmd: readonly string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<number> {
+  const [file = '', ...args] = cmd;
+  return run(file, args, { cwd, env: { ...process.env, ...env }, timeout: 10_000 }).then(
+    () => 0,
+    (error: { code?: unknown }) => (typeof error.code === 'number' ? error.code : -1),
+  );
+}
 
 let image: string | undefined;
 let config: string | undefined;
@@ -64,10 +80,10 @@ async function waitServing(process: ServeProcess): Promise<void> {
 }
 
 describe('the container image (final Dockerfile stage, assembled without Docker)', () => {
-  it('serves with the redis backend: SERVING, then a ShouldRateLimit answer counted in Redis', async () => {
+  it('serves with the redis backend from production dependencies only: SERVING, HEALTHCHECK passes, a ShouldRateLimit answer counted in Redis', async () => {
     const stages = parseDockerfile(await readFile(join(REPO, 'deploy/docker/Dockerfile'), 'utf8'));
     const runtime = finalStage(stages);
-    const [command, script] = runtime.entrypoint ?? [];
+    const [command, script] = programOf(runtime.entrypoint ?? []);
     expect(command).toBe('node');
     image = await mkdtemp(join(tmpdir(), 'rl-image-'));
     await assembleFinalStage(stages, REPO, image);
@@ -81,6 +97,8 @@ describe('the container image (final Dockerfile stage, assembled without Docker)
       { cli: join(workdir, script ?? ''), cwd: workdir },
     );
     await waitServing(serve);
+    const check = runtime.healthcheck?.cmd ?? [];
+    expect(await healthcheckExit(check, workdir, { PORT: String(serve.httpPort) })).toBe(0);
 
     const client = createRlsClient(`127.0.0.1:${serve.grpcPort}`);
     try {
@@ -100,6 +118,9 @@ describe('the container image (final Dockerfile stage, assembled without Docker)
     } finally {
       direct.disconnect();
     }
+    const httpPort = serve.httpPort;
     expect(await serve.stop()).toBe(0);
-  }, 30_000);
+    // the check fails once nothing answers (it is not a constant exit 0)
+    expect(await healthcheckExit(check, workdir, { PORT: String(httpPort) })).toBe(1);
+  }, 60_000);
 });

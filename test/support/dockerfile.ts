@@ -1,9 +1,11 @@
-import { cp, mkdir, stat, symlink } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
+import { promisify } from 'node:util';
 
 /**
  * Just enough of a Dockerfile reader for tests of deploy/docker/Dockerfile:
- * stages, their WORKDIR, USER, ENTRYPOINT and COPY lines. Anything it does not
+ * stages, their WORKDIR, USER, ENTRYPOINT, CMD, HEALTHCHECK, RUN and COPY lines. Anything it does not
  * understand (COPY in JSON form, ADD, a COPY from an unknown stage) throws, so
  * a test never passes on a misread file.
  */
@@ -20,6 +22,13 @@ export interface DockerStage {
   readonly workdir: string;
   readonly user: string | undefined;
   readonly entrypoint: readonly string[] | undefined;
+  readonly cmd: readonly string[] | undefined;
+  /** HEALTHCHECK: its options (`--interval=10s` → interval: '10s') and its exec-form command. */
+  readonly healthcheck:
+    | { readonly options: Record<string, string>; readonly cmd: readonly string[] }
+    | undefined;
+  /** Shell commands of the RUN lines, in order, each split at `&&`. */
+  readonly runs: readonly string[];
   readonly copies: readonly DockerCopy[];
 }
 
@@ -37,7 +46,10 @@ function instructions(text: string): { keyword: string; args: string }[] {
 }
 
 export function parseDockerfile(text: string): DockerStage[] {
-  type Mutable = { -readonly [K in keyof DockerStage]: DockerStage[K] } & { copies: DockerCopy[] };
+  type Mutable = { -readonly [K in keyof DockerStage]: DockerStage[K] } & {
+    copies: DockerCopy[];
+    runs: string[];
+  };
   const stages: Mutable[] = [];
   for (const { keyword, args } of instructions(text)) {
     if (keyword === 'FROM') {
@@ -48,6 +60,9 @@ export function parseDockerfile(text: string): DockerStage[] {
         workdir: '/',
         user: undefined,
         entrypoint: undefined,
+        cmd: undefined,
+        healthcheck: undefined,
+        runs: [],
         copies: [],
       });
       continue;
@@ -56,12 +71,39 @@ export function parseDockerfile(text: string): DockerStage[] {
     if (stage === undefined) throw new Error(`${keyword} before FROM`);
     if (keyword === 'WORKDIR') stage.workdir = posix.resolve(stage.workdir, args);
     else if (keyword === 'USER') stage.user = args;
-    else if (keyword === 'ENTRYPOINT') stage.entrypoint = JSON.parse(args) as string[];
+    else if (keyword === 'ENTRYPOINT') stage.entrypoint = execForm(keyword, args);
+    else if (keyword === 'CMD') stage.cmd = execForm(keyword, args);
+    else if (keyword === 'HEALTHCHECK') stage.healthcheck = parseHealthcheck(args);
+    else if (keyword === 'RUN') stage.runs.push(...args.split('&&').map((command) => command.trim()));
     else if (keyword === 'ADD') throw new Error('ADD is not understood here; use COPY');
     else if (keyword === 'COPY') stage.copies.push(parseCopy(args, stage.workdir));
   }
   return stages;
 }
+
+function execForm(keyword: string, args: string): string[] {
+  if (!args.startsWith('[')) throw new Error(`${keyword} in shell form is not understood here: ${args}`);
+  return JSON.parse(args) as string[];
+}
+
+function parseHealthcheck(args: string): DockerStage['healthcheck'] {
+  const options: Record<string, string> = {};
+  let rest = args;
+  for (let match = /^--([a-z-]+)=(\S+)\s+/.exec(rest); match; match = /^--([a-z-]+)=(\S+)\s+/.exec(rest)) {
+    options[match[1] ?? ''] = match[2] ?? '';
+    rest = rest.slice(match[0].length);
+  }
+  if (!rest.startsWith('CMD ')) throw new Error(`HEALTHCHECK not understood: ${args}`);
+  return { options, cmd: execForm('HEALTHCHECK CMD', rest.slice('CMD '.length).trim()) };
+}
+
+/** The command an ENTRYPOINT runs under an init (`/usr/bin/tini --`), or the ENTRYPOINT itself. */
+export function programOf(entrypoint: readonly string[]): readonly string[] {
+  return entrypoint[0] === TINI && entrypoint[1] === '--' ? entrypoint.slice(2) : entrypoint;
+}
+
+/** Where Debian's tini package installs it. */
+export const TINI = '/usr/bin/tini';
 
 function parseCopy(args: string, workdir: string): DockerCopy {
   if (args.startsWith('[')) throw new Error(`COPY in JSON form is not understood here: ${args}`);
@@ -139,11 +181,20 @@ export function imagePath(copies: readonly RepoCopy[], repoPath: string): string
   return found;
 }
 
+/** The stage's last npm command removes (or never installs) the dev dependencies. */
+export function omitsDevDependencies(stage: DockerStage): boolean {
+  const npm = stage.runs.filter((command) => /^npm\s/.test(command)).at(-1);
+  return npm !== undefined && /^npm\s+(ci|install|prune)\b.*\s--omit=dev\b/.test(npm);
+}
+
 /**
  * Lays out the final stage's files under `dir` as its COPY lines say, taking
  * them from the built repository at `repoRoot`; `dir` stands for the image's
- * `/`. A `node_modules` source becomes a symlink to the repository's (which
- * holds dev dependencies too: this checks paths, not the pruned dependency set).
+ * `/`. A `node_modules` source is installed as the image has it: production
+ * dependencies only, from the lockfile (`npm ci --omit=dev`, from npm's cache
+ * when it holds them), after checking that its stage omits dev dependencies;
+ * so code that imports a devDependency at run time fails here as in the image.
+ * RUN lines add no files to the set (the final stage's only install tini).
  */
 export async function assembleFinalStage(
   stages: readonly DockerStage[],
@@ -157,9 +208,32 @@ export async function assembleFinalStage(
     await mkdir(dirname(to), { recursive: true });
     if (source === 'node_modules') {
       if (basename(to) !== 'node_modules') throw new Error(`node_modules copied to ${dest}: not understood`);
-      await symlink(from, to);
+      await installProductionDependencies(stages, repoRoot, to);
     } else {
       await cp(from, to, { recursive: true });
     }
   }
+}
+
+const run = promisify(execFile);
+
+async function installProductionDependencies(
+  stages: readonly DockerStage[],
+  repoRoot: string,
+  to: string,
+): Promise<void> {
+  const copy = finalStage(stages).copies.find((c) => c.sources.some((s) => s.endsWith('node_modules')));
+  const stage = stages.find((s) => s.name === copy?.from);
+  if (stage === undefined || !omitsDevDependencies(stage))
+    throw new Error('node_modules comes from a stage that keeps the dev dependencies');
+  const work = `${to}.install`;
+  await mkdir(work, { recursive: true });
+  for (const file of ['package.json', 'package-lock.json']) await cp(join(repoRoot, file), join(work, file));
+  // --ignore-scripts: the only install script (protobufjs's) prints a notice and changes no files
+  await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: work,
+    timeout: 120_000,
+  });
+  await rename(join(work, 'node_modules'), to);
+  await rm(work, { recursive: true, force: true });
 }

@@ -8,7 +8,15 @@ import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LUA_FILES } from '../../../src/storage/redis/lua-scripts.js';
-import { finalStage, imagePath, parseDockerfile, repoCopies } from '../../support/dockerfile.js';
+import {
+  finalStage,
+  imagePath,
+  omitsDevDependencies,
+  parseDockerfile,
+  programOf,
+  repoCopies,
+  TINI,
+} from '../../support/dockerfile.js';
 
 const root = (rel: string): string => fileURLToPath(new URL(`../../../${rel}`, import.meta.url));
 const read = (rel: string): string => readFileSync(root(rel), 'utf8');
@@ -21,7 +29,11 @@ const filesUnder = (dir: string): string[] =>
 const stages = parseDockerfile(read('deploy/docker/Dockerfile'));
 const runtime = finalStage(stages);
 const copies = repoCopies(stages);
-const pkg = JSON.parse(read('package.json')) as { type?: string; dependencies?: Record<string, string> };
+const pkg = JSON.parse(read('package.json')) as {
+  type?: string;
+  dependencies?: Record<string, string>;
+  engines: { node: string };
+};
 const build = JSON.parse(read('tsconfig.build.json')) as {
   compilerOptions: { rootDir: string; outDir: string };
 };
@@ -55,8 +67,47 @@ describe('deploy/docker/Dockerfile runtime stage', () => {
   });
 
   it('runs the compiled CLI, from the WORKDIR the COPY lines fill', () => {
-    expect(runtime.entrypoint).toEqual(['node', compiled('src/cli.ts')]);
+    expect(programOf(runtime.entrypoint ?? [])).toEqual(['node', compiled('src/cli.ts')]);
     expect(uncovered([compiled('src/cli.ts')])).toEqual([]);
+    expect(runtime.cmd).toEqual(['serve']);
+  });
+
+  it('runs node under tini as PID 1 (SIGTERM reaches node, which drains), tini from the only RUN', () => {
+    expect(runtime.entrypoint?.slice(0, 2)).toEqual([TINI, '--']);
+    expect(runtime.runs).toEqual([
+      'apt-get update',
+      'apt-get install -y --no-install-recommends tini',
+      'rm -rf /var/lib/apt/lists/*',
+    ]);
+  });
+
+  it('has a HEALTHCHECK that node itself runs (no curl in slim) against /healthcheck on PORT or 8080', () => {
+    const check = runtime.healthcheck;
+    expect(check?.cmd.slice(0, 2)).toEqual(['node', '-e']);
+    expect(check?.cmd[2]).toMatch(
+      /fetch\('http:\/\/127\.0\.0\.1:'\+\(process\.env\.PORT\|\|8080\)\+'\/healthcheck'\)/,
+    );
+    // longer than the first Redis connect and script load, or a slow start counts as failures
+    expect(check?.options).toMatchObject({ 'start-period': expect.stringMatching(/^\d+s$/) });
+  });
+
+  it('builds and runs on one exact Node release (x.y.z, slim), which package.json engines accepts', () => {
+    const images = new Set(stages.map((stage) => stage.image));
+    expect(images.size).toBe(1);
+    const [image = ''] = images;
+    const match = /^node:(\d+)\.(\d+)\.(\d+)-bookworm-slim(@sha256:[0-9a-f]{64})?$/.exec(image);
+    expect(match, image).not.toBeNull();
+    const [major, minor] = (/^>=(\d+)\.(\d+)$/.exec(pkg.engines.node) ?? []).slice(1).map(Number);
+    const version = (match ?? []).slice(1, 4).map(Number);
+    expect(version[0] ?? 0).toBeGreaterThanOrEqual(major ?? Number.NaN);
+    if (version[0] === major) expect(version[1] ?? 0).toBeGreaterThanOrEqual(minor ?? Number.NaN);
+  });
+
+  it('copies node_modules from a stage whose last npm command drops the dev dependencies', () => {
+    const from = runtime.copies.find((copy) => copy.sources.some((s) => s.endsWith('/node_modules')))?.from;
+    const stage = stages.find((s) => s.name === from);
+    expect(stage).toBeDefined();
+    expect(stage && omitsDevDependencies(stage)).toBe(true);
   });
 
   it('copies the compiled output of every src/ module, generated code included', () => {
@@ -128,7 +179,26 @@ describe('the Dockerfile reader these checks rely on', () => {
     );
   });
 
+  it('sees dev dependencies kept unless the last npm command omits them', () => {
+    const stage = (runs: string) => finalStage(parseDockerfile(`FROM node\nRUN ${runs}\n`));
+    expect(omitsDevDependencies(stage('npm ci && npx tsc && npm prune --omit=dev'))).toBe(true);
+    expect(omitsDevDependencies(stage('npm ci --omit=dev'))).toBe(true);
+    expect(omitsDevDependencies(stage('npm ci --omit=dev && npm install'))).toBe(false);
+    expect(omitsDevDependencies(stage('npm ci'))).toBe(false);
+  });
+
+  it('reads ENTRYPOINT under tini and HEALTHCHECK options', () => {
+    const stage = finalStage(
+      parseDockerfile(
+        'FROM node\nHEALTHCHECK --interval=5s --retries=2 CMD ["node", "-v"]\nENTRYPOINT ["/usr/bin/tini", "--", "node", "a.js"]\n',
+      ),
+    );
+    expect(stage.healthcheck).toEqual({ options: { interval: '5s', retries: '2' }, cmd: ['node', '-v'] });
+    expect(programOf(stage.entrypoint ?? [])).toEqual(['node', 'a.js']);
+  });
+
   it('refuses what it does not understand instead of misreading it', () => {
+    expect(() => parseDockerfile('FROM node\nENTRYPOINT node a.js\n')).toThrow(/shell form/);
     expect(() => copiesOf('COPY ["lua", "./lua"]')).toThrow(/JSON form/);
     expect(() => copiesOf('COPY --from=nowhere /app/lua ./lua')).toThrow(/no such stage/);
   });
