@@ -16,16 +16,24 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 export const HCM_TYPE = `${TYPE_URL_PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`;
 export const RATELIMIT_TYPE = `${TYPE_URL_PREFIX}envoy.extensions.filters.http.ratelimit.v3.RateLimit`;
+export const NETWORK_RATELIMIT_TYPE = `${TYPE_URL_PREFIX}envoy.extensions.filters.network.ratelimit.v3.RateLimit`;
+export const TCP_PROXY_TYPE = `${TYPE_URL_PREFIX}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`;
 export const ROUTER_TYPE = `${TYPE_URL_PREFIX}envoy.extensions.filters.http.router.v3.Router`;
 export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
-/** Envoy's default for RateLimit.timeout. */
+/** Envoy's default for RateLimit.timeout (HTTP and network filters). */
 export const DEFAULT_TIMEOUT_NANOS = 20_000_000n;
+/** The timeout range the shipped configs keep to: Envoy's default up to 100 ms. */
+export const MAX_TIMEOUT_NANOS = 100_000_000n;
 
 export interface RateLimitFilterFacts {
   /** YAML path of the filter's typed_config. */
   path: string;
-  /** The HTTP filter chain ends with the router, after this filter. */
+  /** HTTP: the HTTP filter chain ends with the router, after this filter; network: the listener's
+   *  filter chain ends with tcp_proxy or the HTTP connection manager, after this filter. */
   precedesTerminalRouter: boolean;
+  kind: 'http' | 'network';
+  /** failure_mode_deny as written (undefined when left to Envoy's default, false). */
+  failureModeDeny: unknown;
   domain: unknown;
   transportApiVersion: unknown;
   grpcCluster: unknown;
@@ -62,6 +70,28 @@ export function connectionManagers(bootstrap: unknown): { path: string; hcm: Jso
   return found;
 }
 
+/** Every network filter of the static listeners that is a network ratelimit filter. */
+function networkRateLimitFilters(bootstrap: unknown): HttpFilter[] {
+  return list(pick(pick(bootstrap, 'static_resources'), 'listeners')).flatMap((listener, l) =>
+    list(pick(listener, 'filter_chains')).flatMap((chain, c) => {
+      const configs = list(pick(chain, 'filters')).map((f) => pick(f, 'typed_config'));
+      const last = configs.at(-1);
+      const terminal = isObject(last) && (last['@type'] === TCP_PROXY_TYPE || last['@type'] === HCM_TYPE);
+      return configs.flatMap((config, f) =>
+        isObject(config) && config['@type'] === NETWORK_RATELIMIT_TYPE
+          ? [
+              {
+                path: `static_resources.listeners[${l}].filter_chains[${c}].filters[${f}].typed_config`,
+                config,
+                precedesTerminalRouter: terminal && f < configs.length - 1,
+              },
+            ]
+          : [],
+      );
+    }),
+  );
+}
+
 function httpFiltersOf(bootstrap: unknown): HttpFilter[] {
   return connectionManagers(bootstrap).flatMap(({ path, hcm }) => {
     const filters = list(pick(hcm, 'http_filters')).map((f) => pick(f, 'typed_config'));
@@ -82,13 +112,18 @@ function httpFiltersOf(bootstrap: unknown): HttpFilter[] {
 
 /** Names of the static clusters, and the clusters routes of static route_configs send traffic to. */
 export function clusterReferences(bootstrap: unknown): { defined: unknown[]; routedTo: unknown[] } {
+  const tcpProxies = list(pick(pick(bootstrap, 'static_resources'), 'listeners'))
+    .flatMap((l) => list(pick(l, 'filter_chains')))
+    .flatMap((c) => list(pick(c, 'filters')))
+    .map((f) => pick(f, 'typed_config'))
+    .filter((t) => isObject(t) && t['@type'] === TCP_PROXY_TYPE);
   const routes = connectionManagers(bootstrap)
     .flatMap(({ hcm }) => list(pick(pick(hcm, 'route_config'), 'virtual_hosts')))
     .flatMap((vh) => list(pick(vh, 'routes')))
     .map((r) => pick(r, 'route'));
   return {
     defined: list(pick(pick(bootstrap, 'static_resources'), 'clusters')).map((c) => pick(c, 'name')),
-    routedTo: routes.flatMap((r) => [
+    routedTo: [...routes, ...tcpProxies].flatMap((r) => [
       ...(pick(r, 'cluster') === undefined ? [] : [pick(r, 'cluster')]),
       ...list(pick(pick(r, 'weighted_clusters'), 'clusters')).map((w) => pick(w, 'name')),
     ]),
@@ -106,31 +141,35 @@ export function speaksHttp2(cluster: unknown): boolean {
 
 export function rateLimitFilterFacts(bootstrap: unknown): RateLimitFilterFacts[] {
   const clusters = list(pick(pick(bootstrap, 'static_resources'), 'clusters'));
-  return httpFiltersOf(bootstrap)
+  const http = httpFiltersOf(bootstrap)
     .filter(({ config }) => config['@type'] === RATELIMIT_TYPE)
-    .map(({ path, config, precedesTerminalRouter }) => {
-      const service = pick(config, 'rate_limit_service');
-      const grpcCluster = pick(pick(pick(service, 'grpc_service'), 'envoy_grpc'), 'cluster_name');
-      const cluster = clusters.find((c) => pick(c, 'name') === grpcCluster);
-      const timeout = pick(config, 'timeout');
-      const endpoints = list(pick(pick(cluster, 'load_assignment'), 'endpoints'))
-        .flatMap((e) => list(pick(e, 'lb_endpoints')))
-        .map((e) => pick(pick(pick(e, 'endpoint'), 'address'), 'socket_address'))
-        .map((a) => `${pick(a, 'address')}:${pick(a, 'port_value')}`);
-      return {
-        path,
-        precedesTerminalRouter,
-        domain: pick(config, 'domain'),
-        transportApiVersion: pick(service, 'transport_api_version'),
-        grpcCluster,
-        timeoutNanos:
-          timeout === undefined
-            ? DEFAULT_TIMEOUT_NANOS
-            : typeof timeout === 'string'
-              ? parseDuration(timeout)
-              : undefined,
-        clusterSpeaksHttp2: speaksHttp2(cluster),
-        clusterEndpoints: endpoints,
-      };
-    });
+    .map((f) => ({ ...f, kind: 'http' as const }));
+  const network = networkRateLimitFilters(bootstrap).map((f) => ({ ...f, kind: 'network' as const }));
+  return [...http, ...network].map(({ path, config, precedesTerminalRouter, kind }) => {
+    const service = pick(config, 'rate_limit_service');
+    const grpcCluster = pick(pick(pick(service, 'grpc_service'), 'envoy_grpc'), 'cluster_name');
+    const cluster = clusters.find((c) => pick(c, 'name') === grpcCluster);
+    const timeout = pick(config, 'timeout');
+    const endpoints = list(pick(pick(cluster, 'load_assignment'), 'endpoints'))
+      .flatMap((e) => list(pick(e, 'lb_endpoints')))
+      .map((e) => pick(pick(pick(e, 'endpoint'), 'address'), 'socket_address'))
+      .map((a) => `${pick(a, 'address')}:${pick(a, 'port_value')}`);
+    return {
+      path,
+      precedesTerminalRouter,
+      kind,
+      failureModeDeny: pick(config, 'failure_mode_deny'),
+      domain: pick(config, 'domain'),
+      transportApiVersion: pick(service, 'transport_api_version'),
+      grpcCluster,
+      timeoutNanos:
+        timeout === undefined
+          ? DEFAULT_TIMEOUT_NANOS
+          : typeof timeout === 'string'
+            ? parseDuration(timeout)
+            : undefined,
+      clusterSpeaksHttp2: speaksHttp2(cluster),
+      clusterEndpoints: endpoints,
+    };
+  });
 }
