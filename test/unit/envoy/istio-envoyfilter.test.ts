@@ -58,7 +58,7 @@ const doc = parse(readRepoFile('deploy/istio/envoyfilter-ratelimit.yaml')) as {
   spec: { workloadSelector?: { labels?: Record<string, string> }; configPatches: Patch[] };
 };
 const patches = doc.spec.configPatches;
-const valueOf = (applyTo: string): Record<string, unknown> =>
+const patchValue = (applyTo: string): Record<string, unknown> =>
   patches.find((p) => p.applyTo === applyTo)!.patch.value!;
 
 /**
@@ -94,12 +94,12 @@ function assembledBootstrap(): unknown {
                           name: 'gateway',
                           domains: ['*'],
                           routes: [{ match: { prefix: '/' }, route: { cluster: 'backend' } }],
-                          ...valueOf('VIRTUAL_HOST'),
+                          ...patchValue('VIRTUAL_HOST'),
                         },
                       ],
                     },
                     http_filters: [
-                      valueOf('HTTP_FILTER'),
+                      patchValue('HTTP_FILTER'),
                       { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } },
                     ],
                   },
@@ -109,7 +109,7 @@ function assembledBootstrap(): unknown {
           ],
         },
       ],
-      clusters: [valueOf('CLUSTER'), { name: 'backend', type: 'STATIC' }],
+      clusters: [patchValue('CLUSTER'), { name: 'backend', type: 'STATIC' }],
     },
   };
 }
