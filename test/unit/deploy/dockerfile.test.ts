@@ -136,7 +136,8 @@ describe('deploy/docker/Dockerfile runtime stage', () => {
   });
 
   it('copies nothing the runtime does not read (no sources, tests or lockfile)', () => {
-    const needed = new Set([outDir, 'package.json', 'node_modules', ...folders]);
+    // deploy/docker/ratelimit: the /bin/ratelimit shim Envoy Gateway runs (deploy/envoy-gateway/)
+    const needed = new Set([outDir, 'package.json', 'node_modules', 'deploy/docker/ratelimit', ...folders]);
     expect(copies.map((copy) => copy.source).filter((source) => !needed.has(source))).toEqual([]);
   });
 

@@ -68,10 +68,15 @@ describe('deploy/envoy-gateway/envoy-gateway-config.yaml', () => {
   it('runs our image (as deploy/kubernetes names it), which provides the /bin/ratelimit Envoy Gateway runs', () => {
     const image = envoyGateway.provider.kubernetes.rateLimitDeployment.container.image;
     expect(image).not.toMatch(/envoyproxy\/ratelimit/);
-    expect(readRepoFile('deploy/kubernetes/ratelimit.yaml')).toContain(`image: ${image}`);
+    // the image and tag deploy/kubernetes/base/kustomization.yaml sets
+    const base = parseYaml(readRepoFile('deploy/kubernetes/base/kustomization.yaml')) as {
+      images: { name: string; newTag: string }[];
+    };
+    expect(base.images.map((i) => `${i.name}:${i.newTag}`)).toContain(image);
     expect(readRepoFile('deploy/docker/Dockerfile')).toMatch(
-      /> \/bin\/ratelimit && chmod 755 \/bin\/ratelimit/,
+      /^COPY deploy\/docker\/ratelimit \/bin\/ratelimit$/m,
     );
+    expect(readRepoFile('deploy/docker/ratelimit')).toMatch(/^exec node \/app\/dist\/cli\.js serve "\$@"$/m);
   });
 
   it('the schema rejects an unknown field and a wrong enum value', () => {
