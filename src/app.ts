@@ -4,7 +4,9 @@ import { AdaptiveEngine } from './adaptive/adaptive-engine.js';
 import { type SignalApi, SignalRateBound } from './adaptive/signals/signal-gate.js';
 import { type Settings, serviceOptionsOf } from './config/settings/settings.js';
 import { workerConfigLoader } from './config/source/config-loader.js';
-import { ConfigSource } from './config/source/config-source.js';
+import { ConfigSource, type LoadOutcome } from './config/source/config-source.js';
+import type { RulesSource } from './config/source/rules-source.js';
+import { XdsConfigSource } from './config/xds/xds-config-source.js';
 import { guardHttpServer, httpServerOptions } from './connections/http-limits.js';
 import { createPortGuards } from './connections/port-guards.js';
 import type { Clock } from './core/clock.js';
@@ -42,7 +44,8 @@ export interface ListeningPorts {
 
 export interface App {
   readonly health: HealthState;
-  readonly configSource: ConfigSource;
+  /** Files (CONFIG_TYPE=FILE) or the xDS client (CONFIG_TYPE=GRPC_XDS_SOTW). */
+  readonly configSource: RulesSource;
   /** Loads the config, starts watching it, binds the three listeners. */
   start(): Promise<ListeningPorts>;
   /** Graceful stop: NOT_SERVING, refuse new calls, let in-flight ones finish within the grace period. */
@@ -95,22 +98,32 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     logger,
     metrics: adaptiveMetrics(metrics.registry),
   });
-  const configSource = new ConfigSource({
-    roots: [...settings.configPaths],
-    ignoreDotfiles: settings.runtimeIgnoreDotfiles,
-    mergeDomains: settings.mergeDomainConfig,
-    // parsed and validated in a worker thread: answers go on from the last config meanwhile
-    loader: workerConfigLoader(settings.configLoad),
-    limits: settings.configLoad.limits,
-    logger,
-    debounceMs: settings.configReloadDebounceMs,
-    onLoaded: (outcome) => {
-      (outcome.ok ? metrics.configLoadSuccess : metrics.configLoadError).inc();
-      if (!outcome.ok) return;
-      health.setConfigDomains(outcome.config.domains().length);
-      adaptive.configure(outcome.config.adaptiveControllers());
-    },
-  });
+  const onLoaded = (outcome: LoadOutcome): void => {
+    (outcome.ok ? metrics.configLoadSuccess : metrics.configLoadError).inc();
+    if (!outcome.ok) return;
+    health.setConfigDomains(outcome.config.domains().length);
+    adaptive.configure(outcome.config.adaptiveControllers());
+  };
+  const configSource: RulesSource =
+    settings.xds !== undefined
+      ? new XdsConfigSource({
+          settings: settings.xds,
+          mergeDomains: settings.mergeDomainConfig,
+          limits: settings.configLoad.limits,
+          logger,
+          onLoaded,
+        })
+      : new ConfigSource({
+          roots: [...settings.configPaths],
+          ignoreDotfiles: settings.runtimeIgnoreDotfiles,
+          mergeDomains: settings.mergeDomainConfig,
+          // parsed and validated in a worker thread: answers go on from the last config meanwhile
+          loader: workerConfigLoader(settings.configLoad),
+          limits: settings.configLoad.limits,
+          logger,
+          debounceMs: settings.configReloadDebounceMs,
+          onLoaded,
+        });
   const rules = decoratedRules(() => configSource.current(), adaptive.decorate);
 
   // 3. Observers: every decision and failure goes to each, in order (per-rule metrics; abuse detection).
@@ -193,10 +206,18 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     health,
     configSource,
     async start() {
-      const outcome = await configSource.load();
-      if (!outcome.ok && !settings.forceStartWithoutInitialConfig)
-        throw new InitialConfigError(outcome.problems, outcome.problemCount);
-      if (!outcome.ok) logger.warn('starting without a valid config (FORCE_START_WITHOUT_INITIAL_CONFIG)');
+      if (settings.xds === undefined) {
+        const outcome = await configSource.load();
+        if (!outcome.ok && !settings.forceStartWithoutInitialConfig)
+          throw new InitialConfigError(outcome.problems, outcome.problemCount);
+        if (!outcome.ok) logger.warn('starting without a valid config (FORCE_START_WITHOUT_INITIAL_CONFIG)');
+      } else if (!settings.forceStartWithoutInitialConfig) {
+        // as the reference: wait for the management server's first response; a rejected one
+        // (NACKed) does not stop the start, a later push may fix it
+        logger.info('waiting for the first rate limit config from the xDS management server');
+        const outcome = await configSource.load();
+        if (!outcome.ok) logger.warn('starting without a valid config: the first xDS config was rejected');
+      }
       configSource.watch();
       await backend.start();
       adaptive.start();

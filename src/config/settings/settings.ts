@@ -26,6 +26,7 @@ import { loadSignalSettings, type ReadTextFile, type SignalSettings } from './si
 import { loadTracingSettings, type TracingSettings } from './tracing-settings.js';
 import { checkTransportSecurity } from './transport-security.js';
 import { unsupportedSettingWarnings } from './unsupported-settings.js';
+import { type ConfigType, loadConfigType, loadXdsSettings, type XdsSettings } from './xds-settings.js';
 
 export type BackendType = 'memory' | 'redis';
 export type LogFormat = 'json' | 'text';
@@ -61,6 +62,10 @@ export interface Settings {
    * reproduced.
    */
   readonly configPaths: readonly string[];
+  /** CONFIG_TYPE: FILE (default, `configPaths`) or GRPC_XDS_SOTW (pushed by an xDS server, docs/xds.md). */
+  readonly configType: ConfigType;
+  /** Set exactly when `configType` is GRPC_XDS_SOTW (CONFIG_GRPC_XDS_*, XDS_CLIENT_*). */
+  readonly xds: XdsSettings | undefined;
   readonly runtimeIgnoreDotfiles: boolean;
   readonly mergeDomainConfig: boolean;
   readonly forceStartWithoutInitialConfig: boolean;
@@ -188,6 +193,7 @@ export function loadSettings(
   const backend = parseBackend(flags.backend, env);
   const redisPart = backend === 'redis' ? loadRedisSettings(env) : undefined;
   const keyFormat = loadKeyFormat(env);
+  const configType = loadConfigType(env);
   const settings: Settings = {
     grpcHost: str('GRPC_HOST', '0.0.0.0'),
     grpcPort: flagOr(flags.grpcPort, '--grpc-port', read('GRPC_PORT', 8081, parsePort), parsePort),
@@ -198,6 +204,8 @@ export function loadSettings(
     configPaths: configFromFlags
       ? [...(flags.config ?? [])]
       : [joinPath(runtimeRoot, runtimeSubdirectory, runtimeAppDirectory)],
+    configType,
+    xds: configType === 'GRPC_XDS_SOTW' ? loadXdsSettings(env, system.readTextFile) : undefined,
     runtimeIgnoreDotfiles: bool('RUNTIME_IGNOREDOTFILES', false),
     mergeDomainConfig: bool('MERGE_DOMAIN_CONFIG', false),
     forceStartWithoutInitialConfig:
@@ -263,7 +271,10 @@ export function loadSettings(
   const warnings = [
     ...keyFormat.warnings,
     ...(redisPart?.warnings ?? []),
-    ...unsupportedSettingWarnings(env, backend),
+    ...unsupportedSettingWarnings(env, backend, configType),
+    ...(configType === 'GRPC_XDS_SOTW' && configFromFlags
+      ? ['--config is ignored: CONFIG_TYPE=GRPC_XDS_SOTW takes the config from the xDS management server']
+      : []),
   ];
   return { settings, warnings };
 }

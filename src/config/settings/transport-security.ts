@@ -30,18 +30,6 @@ const SWITCHES: readonly SecuritySwitch[] = [
     ],
     instead: 'terminate TLS in a sidecar or mesh proxy (e.g. Envoy) in front of the service',
   },
-  {
-    name: 'CONFIG_GRPC_XDS_SERVER_USE_TLS',
-    what: 'TLS to the xDS management server',
-    mutualWith: 'CONFIG_GRPC_XDS_CLIENT_TLS_CERT',
-    companions: [
-      'CONFIG_GRPC_XDS_CLIENT_TLS_CERT',
-      'CONFIG_GRPC_XDS_CLIENT_TLS_KEY',
-      'CONFIG_GRPC_XDS_SERVER_TLS_CACERT',
-      'CONFIG_GRPC_XDS_SERVER_TLS_SAN',
-    ],
-    instead: 'xDS config is not implemented either: load the config from files (CONFIG_TYPE=FILE)',
-  },
 ];
 
 /** The switches themselves: `true` is refused by checkTransportSecurity, `false` asks for nothing. */

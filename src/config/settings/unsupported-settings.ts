@@ -8,9 +8,6 @@ import { SECURITY_COMPANIONS, SECURITY_SWITCH_NAMES } from './transport-security
  */
 const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = [
   ['MEMCACHE_', 'the Memcached backend is not supported'],
-  ['CONFIG_TYPE', 'only file config (CONFIG_TYPE=FILE) is supported; xDS config is not'],
-  ['CONFIG_GRPC_XDS_', 'xDS config is not supported'],
-  ['XDS_CLIENT_', 'xDS config is not supported'],
   ['GRPC_UDS', 'listening on a Unix socket is not supported'],
   ['USE_STATSD', 'statsd is not supported; Prometheus metrics are served at /metrics on the HTTP port'],
   ['STATSD_', 'statsd is not supported'],
@@ -30,10 +27,21 @@ const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = 
 const ACCEPTED = new Set([
   'REDIS_POOL_ON_EMPTY_WAIT_DURATION',
   'REDIS_PERSECOND_POOL_ON_EMPTY_WAIT_DURATION',
-  'CONFIG_TYPE=FILE',
+  'CONFIG_TYPE',
   'USE_STATSD=false',
   'DISABLE_STATS=true',
 ]);
+
+/** xDS client settings: read only with CONFIG_TYPE=GRPC_XDS_SOTW. */
+const XDS_ONLY = ['CONFIG_GRPC_XDS_', 'XDS_CLIENT_'];
+
+/** xDS TLS files and name: read only with CONFIG_GRPC_XDS_SERVER_USE_TLS=true (as in the reference). */
+const XDS_TLS_ONLY = [
+  'CONFIG_GRPC_XDS_CLIENT_TLS_CERT',
+  'CONFIG_GRPC_XDS_CLIENT_TLS_KEY',
+  'CONFIG_GRPC_XDS_SERVER_TLS_CACERT',
+  'CONFIG_GRPC_XDS_SERVER_TLS_SAN',
+];
 
 /** Redis-only settings: read with the redis backend, reported as ignored with the memory backend. */
 const REDIS_ONLY = ['REDIS_', 'EXPIRATION_JITTER_MAX_SECONDS'];
@@ -47,10 +55,22 @@ const REDIS_ONLY = ['REDIS_', 'EXPIRATION_JITTER_MAX_SECONDS'];
 export function unsupportedSettingWarnings(
   env: Readonly<Record<string, string | undefined>>,
   backend: 'memory' | 'redis' = 'memory',
+  configType: 'FILE' | 'GRPC_XDS_SOTW' = 'FILE',
 ): string[] {
   const warnings: string[] = [];
+  const xdsTls = configType === 'GRPC_XDS_SOTW' && isTrue(env.CONFIG_GRPC_XDS_SERVER_USE_TLS);
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || ACCEPTED.has(name) || ACCEPTED.has(`${name}=${value}`)) continue;
+    if (XDS_ONLY.some((prefix) => name.startsWith(prefix))) {
+      if (configType !== 'GRPC_XDS_SOTW') {
+        warnings.push(`${name} is set but ignored: it is read only with CONFIG_TYPE=GRPC_XDS_SOTW`);
+      } else if (XDS_TLS_ONLY.includes(name) && !xdsTls && value !== '') {
+        warnings.push(
+          `${name} is set but ignored: it is read only with CONFIG_GRPC_XDS_SERVER_USE_TLS=true (as in the reference)`,
+        );
+      }
+      continue;
+    }
     if (backend === 'memory' && REDIS_ONLY.some((prefix) => name.startsWith(prefix))) {
       warnings.push(
         `${name} is set but ignored: the backend is memory (set BACKEND_TYPE=redis to use Redis)`,
@@ -73,4 +93,9 @@ export function unsupportedSettingWarnings(
     if (entry !== undefined) warnings.push(`${name} is set but not supported: ${entry[1]}`);
   }
   return warnings.sort();
+}
+
+/** A Go bool spelling of true (a malformed value is refused by the settings that read it). */
+function isTrue(raw: string | undefined): boolean {
+  return raw !== undefined && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(raw);
 }
