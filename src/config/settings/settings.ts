@@ -268,6 +268,8 @@ export function loadSettings(
   // RUNTIME_WATCH_ROOT changes nothing here (see Settings.configPaths); it is still parsed so
   // a malformed value fails as it does in the reference
   bool('RUNTIME_WATCH_ROOT', true);
+  // read only with xDS config, but a malformed switch fails as in the reference (which parses every setting)
+  bool('CONFIG_GRPC_XDS_SERVER_USE_TLS', false);
   const warnings = [
     ...keyFormat.warnings,
     ...(redisPart?.warnings ?? []),

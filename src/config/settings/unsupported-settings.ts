@@ -62,6 +62,8 @@ export function unsupportedSettingWarnings(
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || ACCEPTED.has(name) || ACCEPTED.has(`${name}=${value}`)) continue;
     if (XDS_ONLY.some((prefix) => name.startsWith(prefix))) {
+      // an empty value means unset; the TLS switch off asks for nothing
+      if (value === '' || (name === 'CONFIG_GRPC_XDS_SERVER_USE_TLS' && !isTrue(value))) continue;
       if (configType !== 'GRPC_XDS_SOTW') {
         warnings.push(`${name} is set but ignored: it is read only with CONFIG_TYPE=GRPC_XDS_SOTW`);
       } else if (XDS_TLS_ONLY.includes(name) && !xdsTls && value !== '') {

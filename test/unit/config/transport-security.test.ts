@@ -18,8 +18,6 @@ describe('loadSettings: transport security it cannot provide stops the start', (
     ['GRPC_SERVER_USE_TLS', 'true'],
     ['GRPC_SERVER_USE_TLS', 'TRUE'],
     ['GRPC_SERVER_USE_TLS', '1'],
-    ['CONFIG_GRPC_XDS_SERVER_USE_TLS', 'true'],
-    ['CONFIG_GRPC_XDS_SERVER_USE_TLS', 't'],
   ])('refuses %s=%s, naming it and saying TLS is not implemented', (name, value) => {
     const { message } = refusal({ [name]: value });
     expect(message).toContain(`${name}=${value}`);
@@ -48,18 +46,18 @@ describe('loadSettings: transport security it cannot provide stops the start', (
     expect(message).not.toContain('envoy.internal');
   });
 
-  it('names every refused switch in one line when both are set', () => {
-    const { message } = refusal({
-      GRPC_SERVER_USE_TLS: 'true',
+  it('does not refuse CONFIG_GRPC_XDS_SERVER_USE_TLS=true: xDS client TLS is implemented (docs/xds.md)', () => {
+    const { settings } = loadSettings({
+      CONFIG_TYPE: 'GRPC_XDS_SOTW',
       CONFIG_GRPC_XDS_SERVER_USE_TLS: 'true',
-      CONFIG_GRPC_XDS_CLIENT_TLS_CERT: '/x/c.pem',
-      CONFIG_GRPC_XDS_CLIENT_TLS_KEY: '/x/k.pem',
+      CONFIG_GRPC_XDS_SERVER_TLS_SAN: 'xds.internal',
     });
-    expect(message).toContain('GRPC_SERVER_USE_TLS=true');
-    expect(message).toContain(
-      'CONFIG_GRPC_XDS_SERVER_USE_TLS=true (with CONFIG_GRPC_XDS_CLIENT_TLS_CERT, CONFIG_GRPC_XDS_CLIENT_TLS_KEY)',
-    );
-    expect(message).not.toContain('\n');
+    expect(settings.xds?.tls).toMatchObject({ serverName: 'xds.internal', caCert: undefined });
+    // with file config the xDS switch asks for nothing: warned as ignored, not refused
+    const { warnings } = loadSettings({ CONFIG_GRPC_XDS_SERVER_USE_TLS: 'true' });
+    expect(warnings).toEqual([
+      'CONFIG_GRPC_XDS_SERVER_USE_TLS is set but ignored: it is read only with CONFIG_TYPE=GRPC_XDS_SOTW',
+    ]);
   });
 
   it('refuses before any other setting is judged, so a bad port does not hide it', () => {
@@ -92,7 +90,7 @@ describe('loadSettings: transport security it cannot provide stops the start', (
     const ignored = (name: string, by: string) =>
       `${name} is set but ignored: it is read only with ${by}=true (as in the reference), which this version refuses: TLS is not implemented yet`;
     expect(warnings).toEqual([
-      ignored('CONFIG_GRPC_XDS_SERVER_TLS_CACERT', 'CONFIG_GRPC_XDS_SERVER_USE_TLS'),
+      'CONFIG_GRPC_XDS_SERVER_TLS_CACERT is set but ignored: it is read only with CONFIG_TYPE=GRPC_XDS_SOTW',
       ignored('GRPC_CLIENT_TLS_CACERT', 'GRPC_SERVER_USE_TLS'),
       ignored('GRPC_CLIENT_TLS_SAN', 'GRPC_SERVER_USE_TLS'),
       ignored('GRPC_SERVER_TLS_CERT', 'GRPC_SERVER_USE_TLS'),
