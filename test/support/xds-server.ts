@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { RateLimitConfig } from '../../src/gen/ratelimit/config/ratelimit/v3/rls_conf.js';
+import { type DeepPartial, RateLimitConfig } from '../../src/gen/ratelimit/config/ratelimit/v3/rls_conf.js';
 
 /*
  * A small state-of-the-world ADS management server for tests. DiscoveryRequest and
@@ -34,7 +34,7 @@ export interface RecordedRequest {
 }
 
 /** A resource as a test writes it: the RateLimitConfig message fields (ts-proto, camelCase). */
-export type ConfigResource = Parameters<typeof RateLimitConfig.fromPartial>[0];
+export type ConfigResource = DeepPartial<RateLimitConfig>;
 
 let rootPromise: Promise<protobuf.Root> | undefined;
 

@@ -1,7 +1,7 @@
 import {
+  type ChannelCredentials,
   type ChannelOptions,
   type ClientDuplexStream,
-  type ChannelCredentials,
   credentials,
   Metadata,
   type ServiceError,

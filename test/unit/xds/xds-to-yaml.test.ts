@@ -2,10 +2,13 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/config/rules/build-config.js';
 import { xdsConfigFile, xdsConfigToYaml } from '../../../src/config/xds/xds-to-yaml.js';
-import { RateLimitConfig, RateLimitUnit } from '../../../src/gen/ratelimit/config/ratelimit/v3/rls_conf.js';
+import {
+  type DeepPartial,
+  RateLimitConfig,
+  RateLimitUnit,
+} from '../../../src/gen/ratelimit/config/ratelimit/v3/rls_conf.js';
 
-const msg = (partial: Parameters<typeof RateLimitConfig.fromPartial>[0]) =>
-  RateLimitConfig.fromPartial(partial);
+const msg = (partial: DeepPartial<RateLimitConfig>): RateLimitConfig => RateLimitConfig.fromPartial(partial);
 
 /** Builds the config of a message and of hand-written YAML under one path; both must describe the same. */
 function sameAsYaml(message: RateLimitConfig, yaml: string): void {
