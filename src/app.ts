@@ -23,6 +23,7 @@ import { accessLogMetrics, adaptiveMetrics } from './metrics/adaptive-metrics.js
 import { exportConnectionMetrics } from './metrics/connection-metrics.js';
 import { exportResilienceMetrics } from './metrics/resilience-metrics.js';
 import { type MetricsExposition, ServiceMetrics } from './metrics/service-metrics.js';
+import { StatsdSink } from './metrics/statsd-sink.js';
 import { closeHttp, listen, shutdownGrpc } from './server-lifecycle.js';
 import { decoratedRules } from './service/decorated-rules.js';
 import { RateLimitService } from './service/rate-limit-service.js';
@@ -202,6 +203,12 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     logger.info({ serving, reasons: health.reasons() }, serving ? 'health: SERVING' : 'health: NOT_SERVING'),
   );
 
+  // USE_STATSD / USE_DOG_STATSD: the same totals /metrics serves, pushed once per STATS_FLUSH_INTERVAL
+  const statsd =
+    settings.stats.sink === undefined
+      ? undefined
+      : new StatsdSink(settings.stats.sink, () => metrics.snapshot(), logger);
+
   return {
     health,
     configSource,
@@ -221,6 +228,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       configSource.watch();
       await backend.start();
       adaptive.start();
+      statsd?.start();
       const ports = {
         grpcPort: await listen(grpcListener, settings.grpcHost, settings.grpcPort),
         httpPort: await listen(httpServer, settings.httpHost, settings.httpPort),
@@ -242,6 +250,8 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       await adaptive.stop();
       await store.close();
       await backend.stop();
+      // the last interval's counts, then the socket closes
+      await statsd?.close();
       // spans of the last calls are still queued in the batch processor
       await tracing
         ?.shutdown(settings.shutdownGraceMs)

@@ -52,6 +52,8 @@ export async function startServer(options: StartServerOptions): Promise<TestServ
       DEBUG_PORT: '0',
       SHUTDOWN_GRACE_PERIOD: '2s',
       CONFIG_RELOAD_DEBOUNCE: '50ms',
+      // the reference's default is on (TCP to localhost:8125); tests that want it say so
+      USE_STATSD: 'false',
       ...options.env,
     },
     { config: [configDir] },

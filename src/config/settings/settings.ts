@@ -23,6 +23,7 @@ import {
   parseWorkerCount,
 } from './settings-parsers.js';
 import { loadSignalSettings, type ReadTextFile, type SignalSettings } from './signal-settings.js';
+import { loadStatsSettings, type StatsSettings } from './stats-settings.js';
 import { loadTracingSettings, type TracingSettings } from './tracing-settings.js';
 import { checkTransportSecurity } from './transport-security.js';
 import { unsupportedSettingWarnings } from './unsupported-settings.js';
@@ -82,6 +83,8 @@ export interface Settings {
   readonly resilience: ResilienceSettings;
   /** OpenTelemetry tracing (TRACING_*, OTEL_EXPORTER_OTLP_*); off by default. */
   readonly tracing: TracingSettings;
+  /** statsd / DogStatsD push (USE_STATSD, STATSD_*, USE_DOG_STATSD, EXTRA_TAGS, STATS_FLUSH_INTERVAL). */
+  readonly stats: StatsSettings;
   readonly logLevel: string;
   readonly logFormat: LogFormat;
   readonly shadowMode: boolean;
@@ -215,6 +218,7 @@ export function loadSettings(
     redis: redisPart?.redis,
     resilience: loadResilienceSettings(env),
     tracing: loadTracingSettings(env),
+    stats: loadStatsSettings(env),
     logLevel: normaliseLevel(
       flagOr(flags.logLevel, '--log-level', read('LOG_LEVEL', 'info', levelParser), levelParser),
     ),

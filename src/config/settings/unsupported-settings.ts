@@ -9,18 +9,16 @@ import { SECURITY_COMPANIONS, SECURITY_SWITCH_NAMES } from './transport-security
 const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = [
   ['MEMCACHE_', 'the Memcached backend is not supported'],
   ['GRPC_UDS', 'listening on a Unix socket is not supported'],
-  ['USE_STATSD', 'statsd is not supported; Prometheus metrics are served at /metrics on the HTTP port'],
-  ['STATSD_', 'statsd is not supported'],
-  ['USE_DOG_STATSD', 'DogStatsD is not supported'],
-  ['DOG_STATSD_', 'DogStatsD is not supported'],
+  [
+    'USE_DOG_STATSD_MOGRIFIERS',
+    'DogStatsD mogrifiers are not supported: stats keep their reference names, EXTRA_TAGS as tags (docs/metrics.md)',
+  ],
+  ['DOG_STATSD_', 'DogStatsD mogrifiers are not supported'],
   [
     'USE_PROMETHEUS',
     'Prometheus metrics are always served at /metrics on the HTTP port (PORT), not on PROMETHEUS_ADDR',
   ],
   ['PROMETHEUS_', 'Prometheus metrics are always served at /metrics on the HTTP port'],
-  ['EXTRA_TAGS', 'stats tags are not supported'],
-  ['STATS_FLUSH_INTERVAL', 'stats are not pushed'],
-  ['DISABLE_STATS', 'stats are not pushed'],
 ];
 
 /** Set but meaningless here or deprecated upstream; accepted silently for drop-in manifests. */
@@ -28,8 +26,6 @@ const ACCEPTED = new Set([
   'REDIS_POOL_ON_EMPTY_WAIT_DURATION',
   'REDIS_PERSECOND_POOL_ON_EMPTY_WAIT_DURATION',
   'CONFIG_TYPE',
-  'USE_STATSD=false',
-  'DISABLE_STATS=true',
 ]);
 
 /** xDS client settings: read only with CONFIG_TYPE=GRPC_XDS_SOTW. */
