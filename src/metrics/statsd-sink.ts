@@ -9,6 +9,19 @@ const UDP_BUFFER = 1432;
 const TCP_BUFFER = 8192;
 /** A connection error is logged at most this often (a pod without statsd must not flood its log). */
 const ERROR_LOG_INTERVAL_MS = 300_000;
+/** hot-shots never calls back from flush/close on a TCP socket that never connected: stop waiting after this. */
+const SOCKET_WAIT_MS = 1000;
+
+/** Waits for a hot-shots callback, at most SOCKET_WAIT_MS. */
+function settled(call: (done: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, SOCKET_WAIT_MS);
+    call(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 /**
  * Pushes the reference's stats to statsd or DogStatsD (hot-shots). Nothing is
@@ -70,7 +83,7 @@ export class StatsdSink {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     await this.flush();
-    await new Promise<void>((resolve) => this.client.close(() => resolve()));
+    await settled((done) => this.client.close(done));
   }
 
   private async flushOnce(): Promise<void> {
@@ -92,7 +105,7 @@ export class StatsdSink {
       const count = total.count - last.count;
       if (count > 0) this.client.timing(this.name(name), (total.sumMs - last.sumMs) / count);
     }
-    await new Promise<void>((resolve) => this.client.flush(() => resolve()));
+    await settled((done) => this.client.flush(done));
   }
 
   /** Plain statsd carries EXTRA_TAGS in the name, as gostats does; DogStatsD as tags. */

@@ -120,12 +120,16 @@ describe('ratelimit serve and check', () => {
 
   it('warns at startup about reference env vars it does not support', async () => {
     serve = await startServeProcess(['--config', await configDir({ 'shop.yaml': SHOP })], {
-      USE_STATSD: 'true',
+      USE_STATSD: 'false',
+      USE_DOG_STATSD_MOGRIFIERS: 'tenant',
       GRPC_UDS: '/tmp/rl.sock',
     });
     const warnings = serve.logs.filter((l) => l.level === 40).map((l) => String(l.msg));
     expect(warnings.some((w) => w.startsWith('GRPC_UDS is set but not supported'))).toBe(true);
-    expect(warnings.some((w) => w.startsWith('USE_STATSD is set but not supported'))).toBe(true);
+    expect(warnings.some((w) => w.startsWith('USE_DOG_STATSD_MOGRIFIERS is set but not supported'))).toBe(
+      true,
+    );
+    expect(warnings.some((w) => w.startsWith('USE_STATSD'))).toBe(false);
   });
 
   it('refuses to start with GRPC_SERVER_USE_TLS=true: one stderr line naming it, exit 1, no port opened', async () => {

@@ -148,6 +148,7 @@ describe('loadSettings', () => {
       BACKEND_TYPE: 'memory',
       REDIS_URL: 'redis:6379',
       USE_STATSD: 'true',
+      DOG_STATSD_MOGRIFIER_TENANT_PATTERN: '^x$',
       GRPC_UDS: '/tmp/s',
       USE_STATSD_OFF: undefined,
       CONFIG_TYPE: 'FILE',
@@ -155,11 +156,12 @@ describe('loadSettings', () => {
       REDIS_POOL_ON_EMPTY_WAIT_DURATION: '1s',
     });
     expect(warnings).toHaveLength(3);
-    expect(warnings[0]).toMatch(/^GRPC_UDS is set but not supported/);
-    expect(warnings[1]).toBe(
+    expect(warnings[0]).toMatch(/^DOG_STATSD_MOGRIFIER_TENANT_PATTERN is set but not supported/);
+    expect(warnings[1]).toMatch(/^GRPC_UDS is set but not supported/);
+    expect(warnings[2]).toBe(
       'REDIS_URL is set but ignored: the backend is memory (set BACKEND_TYPE=redis to use Redis)',
     );
-    expect(warnings[2]).toMatch(/^USE_STATSD is set but not supported/);
+    // USE_STATSD is implemented now: no warning
   });
 });
 
