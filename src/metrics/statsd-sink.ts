@@ -37,7 +37,8 @@ function settled(call: (done: () => void) => void): Promise<void> {
  * pod's totals come out right without the primary's help.
  */
 export class StatsdSink {
-  private readonly client: StatsD;
+  /** Opened by start(): an app that is built but never started opens no socket. */
+  private client: StatsD | undefined;
   private readonly sent = new Map<string, number>();
   private readonly timersSent = new Map<string, { sumMs: number; count: number }>();
   private timer: NodeJS.Timeout | undefined;
@@ -48,9 +49,18 @@ export class StatsdSink {
     private readonly settings: StatsdSinkSettings,
     private readonly snapshot: () => Promise<MetricsSnapshot>,
     private readonly logger: Logger,
-  ) {
+  ) {}
+
+  start(): void {
+    this.client ??= this.open();
+    this.timer ??= setInterval(() => void this.flush(), this.settings.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private open(): StatsD {
+    const { settings } = this;
     const dog = settings.flavor === 'dogstatsd';
-    this.client = new StatsD({
+    return new StatsD({
       host: settings.host,
       port: settings.port,
       protocol: settings.protocol,
@@ -63,11 +73,6 @@ export class StatsdSink {
       cacheDns: true,
       errorHandler: (error) => this.onError(error),
     });
-  }
-
-  start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.settings.flushIntervalMs);
-    this.timer.unref();
   }
 
   /** Sends what changed since the last flush; one flush at a time. */
@@ -83,10 +88,14 @@ export class StatsdSink {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     await this.flush();
-    await settled((done) => this.client.close(done));
+    const client = this.client;
+    this.client = undefined;
+    if (client !== undefined) await settled((done) => client.close(done));
   }
 
   private async flushOnce(): Promise<void> {
+    const client = this.client;
+    if (client === undefined) return;
     let totals: StatsdTotals;
     try {
       totals = statsdTotals(await this.snapshot());
@@ -97,15 +106,15 @@ export class StatsdSink {
     for (const [name, total] of totals.counters) {
       const delta = total - (this.sent.get(name) ?? 0);
       this.sent.set(name, total);
-      if (delta > 0) this.client.increment(this.name(name), delta);
+      if (delta > 0) client.increment(this.name(name), delta);
     }
     for (const [name, total] of totals.timers) {
       const last = this.timersSent.get(name) ?? { sumMs: 0, count: 0 };
       this.timersSent.set(name, total);
       const count = total.count - last.count;
-      if (count > 0) this.client.timing(this.name(name), (total.sumMs - last.sumMs) / count);
+      if (count > 0) client.timing(this.name(name), (total.sumMs - last.sumMs) / count);
     }
-    await settled((done) => this.client.flush(done));
+    await settled((done) => client.flush(done));
   }
 
   /** Plain statsd carries EXTRA_TAGS in the name, as gostats does; DogStatsD as tags. */
