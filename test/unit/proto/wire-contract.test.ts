@@ -6,9 +6,11 @@ import protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 /*
- * Our proto/ defines the RLS surface ourselves (see DESIGN.md "Wire contract"). This test loads
- * it next to the copy of Envoy's API inside @grpc/grpc-js-xds and compares every message and
- * enum by full name, so a typo in a number, type or label can never reach Envoy.
+ * Our proto/ defines the RLS surface ourselves (see DESIGN.md "Wire contract"), and the part of
+ * Envoy's xDS API the xDS config source speaks (ADS, DiscoveryRequest/Response, Node, rpc
+ * Status). This test loads it next to the copy of Envoy's API inside @grpc/grpc-js-xds and
+ * compares every message and enum by full name, so a typo in a number, type or label can never
+ * reach Envoy or an xDS server.
  */
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -22,6 +24,8 @@ const RLS_FILES = [
   'envoy/extensions/common/ratelimit/v3/ratelimit.proto',
   'envoy/type/v3/ratelimit_unit.proto',
   'envoy/config/core/v3/base.proto',
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/service/discovery/v3/discovery.proto',
 ];
 
 /** Every message and enum our RLS surface must define (a removal fails too). */
@@ -38,7 +42,25 @@ const SURFACE = [
   'envoy.extensions.common.ratelimit.v3.RateLimitDescriptor.RateLimitOverride',
   'envoy.config.core.v3.HeaderValue',
   'envoy.type.v3.RateLimitUnit',
+  ...[
+    'envoy.config.core.v3.Node',
+    'envoy.service.discovery.v3.DiscoveryRequest',
+    'envoy.service.discovery.v3.DiscoveryResponse',
+    'google.rpc.Status',
+  ],
 ];
+
+/**
+ * The xDS client's messages: only the fields the client reads or writes are declared (the
+ * others are skipped on the wire as unknown fields), so Envoy's may have more; every field we
+ * declare is still compared.
+ */
+const SUBSETS = new Set([
+  'envoy.config.core.v3.Node',
+  'envoy.service.discovery.v3.DiscoveryRequest',
+  'envoy.service.discovery.v3.DiscoveryResponse',
+  'google.rpc.Status',
+]);
 
 /** Fields and enum values current Envoy has and the @grpc/grpc-js-xds copy predates. */
 const KNOWN_NEWER = [
@@ -127,7 +149,7 @@ describe('wire contract with the @grpc/grpc-js-xds copy of Envoy API', () => {
         compared++;
       }
     }
-    expect(compared).toBe(30);
+    expect(compared).toBe(48); // 30 of the RLS surface, 18 of the xDS client's messages
   });
 
   it('gives every shared enum value the same number', () => {
@@ -149,6 +171,7 @@ describe('wire contract with the @grpc/grpc-js-xds copy of Envoy API', () => {
         for (const f of decl.fieldsArray) {
           if (!theirs.fields[f.name]) onlyOurs.push(`${name}.${f.name} = ${f.id} ${fieldShape(f).type}`);
         }
+        if (SUBSETS.has(name)) continue;
         for (const f of theirs.fieldsArray) if (!decl.fields[f.name]) onlyTheirs.push(`${name}.${f.name}`);
       } else if (decl instanceof protobuf.Enum) {
         const theirs = envoy.lookupEnum(name);
@@ -187,5 +210,16 @@ describe('wire contract with the @grpc/grpc-js-xds copy of Envoy API', () => {
     expect(Boolean(method?.requestStream)).toBe(false);
     expect(Boolean(method?.responseStream)).toBe(false);
     expect(Boolean(theirs?.requestStream || theirs?.responseStream)).toBe(false);
+  });
+
+  it('opens ADS at the path an xDS server serves, bidirectional, with the same message types', () => {
+    const name = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+    const method = ours.lookupService(name).methods.StreamAggregatedResources;
+    const theirs = envoy.lookupService(name).methods.StreamAggregatedResources;
+    for (const m of [method, theirs]) m?.resolve();
+    expect(method?.resolvedRequestType?.fullName).toBe(theirs?.resolvedRequestType?.fullName);
+    expect(method?.resolvedResponseType?.fullName).toBe(theirs?.resolvedResponseType?.fullName);
+    expect([method?.requestStream, method?.responseStream]).toEqual([true, true]);
+    expect([theirs?.requestStream, theirs?.responseStream]).toEqual([true, true]);
   });
 });
