@@ -12,8 +12,10 @@ import { createPortGuards } from './connections/port-guards.js';
 import type { Clock } from './core/clock.js';
 import { InitialConfigError } from './core/errors.js';
 import { connectionCallTracking } from './grpc/call-tracking.js';
+import { clientSanCheck } from './grpc/client-san.js';
 import { createGrpcListener } from './grpc/grpc-listener.js';
 import { createGrpcServer } from './grpc/grpc-server.js';
+import { ReloadingServerCredentials } from './grpc/tls-credentials.js';
 import { type BackendStatus, healthDetail } from './health/health-detail.js';
 import { HealthState } from './health/health-state.js';
 import { createDebugServer } from './http/debug-server.js';
@@ -155,6 +157,13 @@ export function createApp(settings: Settings, deps: AppDeps): App {
   // 5. Listeners: each port's connections under a guard (cap, eviction, handshake deadline).
   const guards = createPortGuards(settings.connections, clock, logger);
   exportConnectionMetrics(metrics, guards);
+  const tls = settings.grpcTls;
+  const grpcCredentials =
+    tls &&
+    new ReloadingServerCredentials(tls, {
+      logger,
+      handshakeTimeoutMs: settings.connections.handshakeTimeoutMs,
+    });
   const grpcServer = createGrpcServer({
     handler: service,
     health: grpcHealth,
@@ -163,14 +172,18 @@ export function createApp(settings: Settings, deps: AppDeps): App {
     maxConnectionAgeGraceMs: settings.grpcMaxConnectionAgeGraceMs,
     maxConnectionIdleMs: settings.connections.grpcMaxConnectionIdleMs,
     maxConcurrentStreams: settings.connections.grpcMaxConcurrentStreams,
-    interceptors: [connectionCallTracking(guards.grpc)],
+    // the SAN check last, i.e. outermost: the call tracking sees the status it sends
+    interceptors: [
+      connectionCallTracking(guards.grpc),
+      ...(tls?.clientSan === undefined ? [] : [clientSanCheck(tls.clientSan)]),
+    ],
     onCall: (method, seconds) => metrics.grpcCall(method, seconds),
     tracing,
     requestLimits: settings.requestLimits,
     signals,
     accessLog,
   });
-  const grpcListener = createGrpcListener(grpcServer, guards.grpc);
+  const grpcListener = createGrpcListener(grpcServer, guards.grpc, grpcCredentials);
   const serverOptions = httpServerOptions(settings.connections);
   const podExpose = deps.podMetrics?.(metrics);
   const httpServer = createHttpServer({
@@ -229,6 +242,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
       await backend.start();
       adaptive.start();
       statsd?.start();
+      grpcCredentials?.watch();
       const ports = {
         grpcPort: await listen(grpcListener, settings.grpcHost, settings.grpcPort),
         httpPort: await listen(httpServer, settings.httpHost, settings.httpPort),
@@ -246,6 +260,7 @@ export function createApp(settings: Settings, deps: AppDeps): App {
         closeHttp(debugServer, settings.shutdownGraceMs),
       ]);
       for (const guard of Object.values(guards)) guard.stop();
+      grpcCredentials?.close();
       await configSource.close();
       await adaptive.stop();
       await store.close();

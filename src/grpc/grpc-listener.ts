@@ -19,9 +19,18 @@ export function hasHttp2Preface(socket: Socket): boolean {
  * age and idle, keepalive, streams, and tryShutdown/forceShutdown, which
  * cover injected sessions too. Binding and closing are the caller's
  * (server-lifecycle.ts); under node:cluster workers share it as any net.Server.
+ *
+ * With TLS credentials (GRPC_SERVER_USE_TLS, tls-credentials.ts) the injector is
+ * grpc-js's TLS server: the guard sees the raw TCP socket (admission, cap,
+ * eviction, handshake deadline on bytes read), grpc-js runs the TLS handshake on
+ * it, then HTTP/2 over TLS (ALPN h2).
  */
-export function createGrpcListener(server: GrpcServer, guard: ConnectionGuard): TcpServer {
-  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+export function createGrpcListener(
+  server: GrpcServer,
+  guard: ConnectionGuard,
+  credentials: ServerCredentials = ServerCredentials.createInsecure(),
+): TcpServer {
+  const injector = server.createConnectionInjector(credentials);
   return createServer((socket) => {
     if (guard.accept(socket) !== undefined) injector.injectConnection(socket);
   });

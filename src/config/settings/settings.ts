@@ -25,7 +25,7 @@ import {
 import { loadSignalSettings, type ReadTextFile, type SignalSettings } from './signal-settings.js';
 import { loadStatsSettings, type StatsSettings } from './stats-settings.js';
 import { loadTracingSettings, type TracingSettings } from './tracing-settings.js';
-import { checkTransportSecurity } from './transport-security.js';
+import { type GrpcServerTls, loadGrpcServerTls } from './transport-security.js';
 import { unsupportedSettingWarnings } from './unsupported-settings.js';
 import { type ConfigType, loadConfigType, loadXdsSettings, type XdsSettings } from './xds-settings.js';
 
@@ -102,6 +102,8 @@ export interface Settings {
   /** MAX_DESCRIPTORS_PER_REQUEST, MAX_ENTRIES_PER_DESCRIPTOR, MAX_DESCRIPTOR_KEY_BYTES, MAX_DESCRIPTOR_VALUE_BYTES, MAX_DOMAIN_BYTES. */
   readonly requestLimits: RequestLimits;
   /** gRPC server keepalive, ms (GRPC_MAX_CONNECTION_AGE / _GRACE). */
+  /** GRPC_SERVER_USE_TLS=true: TLS (mutual with GRPC_CLIENT_TLS_CACERT) on the gRPC port; undefined: plaintext. */
+  readonly grpcTls: GrpcServerTls | undefined;
   readonly grpcMaxConnectionAgeMs: number;
   readonly grpcMaxConnectionAgeGraceMs: number;
   /** Per-port connection caps, handshake and idle timeouts, HTTP/2 streams, header sizes (connection-settings.ts). */
@@ -166,16 +168,13 @@ const LOG_LEVELS = [
 
 /**
  * Builds Settings from env vars and flags; throws SettingError on a bad value
- * or on transport security this version cannot provide (GRPC_SERVER_USE_TLS=true).
- * Also returns startup warnings.
+ * (a TLS file that cannot be read included). Also returns startup warnings.
  */
 export function loadSettings(
   env: Env,
   flags: SettingFlags = {},
   system: SystemInfo = SYSTEM,
 ): { settings: Settings; warnings: string[] } {
-  // first: a refused TLS switch is the error to report, whatever else is wrong
-  checkTransportSecurity(env);
   const str = (name: string, fallback: string): string => env[name] ?? fallback;
   const read = <T>(name: string, fallback: T, parse: (name: string, raw: string) => T): T => {
     const raw = env[name];
@@ -260,6 +259,7 @@ export function loadSettings(
       ),
       maxDomainBytes: read('MAX_DOMAIN_BYTES', LIMITS.maxDomainBytes, (n, r) => parseIntIn(n, r, 1, 65_536)),
     },
+    grpcTls: loadGrpcServerTls(env, system.readTextFile),
     grpcMaxConnectionAgeMs: read('GRPC_MAX_CONNECTION_AGE', 86_400_000, parseDurationMs),
     grpcMaxConnectionAgeGraceMs: read('GRPC_MAX_CONNECTION_AGE_GRACE', 3_600_000, parseDurationMs),
     connections: loadConnectionSettings(env),

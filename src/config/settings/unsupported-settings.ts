@@ -1,10 +1,9 @@
-import { SECURITY_COMPANIONS, SECURITY_SWITCH_NAMES } from './transport-security.js';
+import { GRPC_SERVER_TLS_COMPANIONS, UNREAD_CA_SETTING } from './transport-security.js';
 
 /**
  * Env vars of envoyproxy/ratelimit this version does not implement yet. Each
  * one that is set is reported at startup (never silently ignored); the reason
- * says what happens instead. Transport security is not here: asking for it
- * stops the start (transport-security.ts).
+ * says what happens instead.
  */
 const NOT_YET: ReadonlyArray<readonly [prefixOrName: string, reason: string]> = [
   ['MEMCACHE_', 'the Memcached backend is not supported'],
@@ -45,8 +44,7 @@ const REDIS_ONLY = ['REDIS_', 'EXPIRATION_JITTER_MAX_SECONDS'];
 /**
  * One warning per reference env var that is set but not supported, and, with
  * the memory backend, per Redis setting that is set but ignored. Values are
- * never quoted (REDIS_AUTH and URLs carry secrets). Expects an env that
- * checkTransportSecurity has accepted (the TLS switches are off).
+ * never quoted (REDIS_AUTH and URLs carry secrets).
  */
 export function unsupportedSettingWarnings(
   env: Readonly<Record<string, string | undefined>>,
@@ -54,6 +52,7 @@ export function unsupportedSettingWarnings(
   configType: 'FILE' | 'GRPC_XDS_SOTW' = 'FILE',
 ): string[] {
   const warnings: string[] = [];
+  const grpcTls = isTrue(env.GRPC_SERVER_USE_TLS);
   const xdsTls = configType === 'GRPC_XDS_SOTW' && isTrue(env.CONFIG_GRPC_XDS_SERVER_USE_TLS);
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || ACCEPTED.has(name) || ACCEPTED.has(`${name}=${value}`)) continue;
@@ -75,13 +74,18 @@ export function unsupportedSettingWarnings(
       );
       continue;
     }
-    // true was refused by checkTransportSecurity before this runs; false asks for nothing
-    if (SECURITY_SWITCH_NAMES.has(name)) continue;
-    const securitySwitch = SECURITY_COMPANIONS.get(name);
-    if (securitySwitch !== undefined) {
+    if (GRPC_SERVER_TLS_COMPANIONS.includes(name)) {
+      if (!grpcTls && value !== '') {
+        warnings.push(
+          `${name} is set but ignored: it is read only with GRPC_SERVER_USE_TLS=true (as in the reference)`,
+        );
+      }
+      continue;
+    }
+    if (name === UNREAD_CA_SETTING && value !== '') {
       warnings.push(
-        `${name} is set but ignored: it is read only with ${securitySwitch}=true (as in the reference), ` +
-          'which this version refuses: TLS is not implemented yet',
+        `${name} is set but ignored: the reference does not read it either; client certificates are ` +
+          'required and verified only with GRPC_CLIENT_TLS_CACERT',
       );
       continue;
     }
