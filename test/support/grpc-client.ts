@@ -1,4 +1,10 @@
-import { type ChannelOptions, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import {
+  type ChannelCredentials,
+  type ChannelOptions,
+  credentials,
+  Metadata,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import {
   type RateLimitRequest,
   type RateLimitResponse,
@@ -16,8 +22,12 @@ export interface RlsTestClient {
  * grpc-js shares one connection among clients of the same address; pass
  * `{ 'grpc.use_local_subchannel_pool': 1 }` for a connection of its own.
  */
-export function createRlsClient(address: string, options: ChannelOptions = {}): RlsTestClient {
-  const client = new RateLimitServiceClient(address, credentials.createInsecure(), options);
+export function createRlsClient(
+  address: string,
+  options: ChannelOptions = {},
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+): RlsTestClient {
+  const client = new RateLimitServiceClient(address, channelCredentials, options);
   return {
     shouldRateLimit(request) {
       const full: RateLimitRequest = { descriptors: [], hitsAddend: 0, ...request };

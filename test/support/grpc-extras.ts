@@ -1,4 +1,4 @@
-import { credentials, loadPackageDefinition, Metadata } from '@grpc/grpc-js';
+import { type ChannelCredentials, credentials, loadPackageDefinition, Metadata } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 
@@ -8,9 +8,13 @@ type UnaryFn = (req: unknown, md: Metadata, opts: object, cb: (e: Error | null, 
 type Dynamic = any;
 
 /** grpc.health.v1.Health/Check for `service`; resolves with the status name. */
-export function healthCheck(address: string, service: string): Promise<string> {
+export function healthCheck(
+  address: string,
+  service: string,
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+): Promise<string> {
   const pkg: Dynamic = loadPackageDefinition(loadSync(healthProtoPath, { keepCase: true, enums: String }));
-  const client = new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
+  const client = new pkg.grpc.health.v1.Health(address, channelCredentials);
   return new Promise((resolve, reject) => {
     (client.Check as UnaryFn).call(
       client,
