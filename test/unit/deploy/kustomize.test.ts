@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildConfig } from '../../../src/config/rules/build-config.js';
 import { loadSettings, type Settings } from '../../../src/config/settings/settings.js';
 import { HEALTH_SERVICE_NAMES } from '../../../src/health/health-state.js';
 import { finalStage, parseDockerfile } from '../../support/dockerfile.js';
@@ -133,7 +134,13 @@ describe.skipIf(!hasKubectl).each(OVERLAYS)('deploy/kubernetes/%s', (overlay) =>
     expect(mount.subPath).toBeUndefined();
     const volume = pod.spec.volumes.find((v: { name: string }) => v.name === mount.name);
     const configMap = find(objects, 'ConfigMap', volume.configMap.name);
-    expect(Object.keys(configMap.data).filter((file) => /\.ya?ml$/.test(file)).length).toBeGreaterThan(0);
+    const files = Object.entries(configMap.data as Record<string, string>)
+      .filter(([file]) => /\.ya?ml$/.test(file))
+      .map(([path, content]) => ({ path, content }));
+    expect(files.length).toBeGreaterThan(0);
+    // the rate limit config it ships loads as the service loads it
+    const built = buildConfig(files, { mergeDomains: settings.mergeDomainConfig });
+    expect(built.ok ? [] : built.problems).toEqual([]);
   });
 
   it('mounts only volumes the pod declares, and ConfigMaps the render holds', () => {
