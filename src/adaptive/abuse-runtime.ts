@@ -3,6 +3,7 @@ import { AbuseDetector, type Offender } from './abuse-detector.js';
 import type { AdaptiveStateStore, ControllerId, PenaltyEntry } from './adaptive-state.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import type { AbuseParams } from './controller-params.js';
+import { SharedStateHealth } from './state-health.js';
 
 /** Boxed values one replica holds per controller (and reads from the shared box per refresh). */
 export const MAX_BOXED_VALUES = 100_000;
@@ -24,7 +25,7 @@ export class AbuseRuntime {
   boxed = new Map<string, number>();
   /** The box as last read (/v1/adaptive lists it with `listed`). */
   entries: readonly PenaltyEntry[] = [];
-  stateOk = true;
+  private health: SharedStateHealth;
   private queue: Offender[] = [];
   /**
    * Penalties from signals received here that the box, as last read, does not show yet:
@@ -40,7 +41,13 @@ export class AbuseRuntime {
     private readonly logger: Logger,
   ) {
     this.detector = new AbuseDetector(params);
+    this.health = new SharedStateHealth(id, metrics, logger);
     metrics.boxed(0);
+  }
+
+  /** False while the shared box cannot be read (no value is penalized meanwhile). */
+  get stateOk(): boolean {
+    return this.health.ok;
   }
 
   get shadowMode(): boolean {
@@ -52,7 +59,7 @@ export class AbuseRuntime {
     this.boxed = previous.boxed;
     this.entries = previous.entries;
     this.recent = previous.recent;
-    this.stateOk = previous.stateOk;
+    this.health = previous.health;
     this.metrics.boxed(this.boxed.size);
   }
 
@@ -92,8 +99,7 @@ export class AbuseRuntime {
     await Promise.all(batch.map((o) => this.flag(state, o.value, nowMs, { reason: o.reason }, o)));
     try {
       const entries = await state.penalties(this.id, nowMs, MAX_BOXED_VALUES);
-      if (!this.stateOk) this.logger.info(this.fields(), 'adaptive: shared state readable again');
-      this.stateOk = true;
+      this.health.succeeded();
       this.entries = entries;
       this.boxed = new Map(entries.map((e) => [e.value, e.expiresAtMs]));
       // read back: the store's entry is the one to list; a signal flagged while the read was
@@ -125,7 +131,7 @@ export class AbuseRuntime {
       if (!result.newOffence) return;
       this.logger.info(
         {
-          ...this.fields(),
+          ...this.health.fields(),
           value,
           reason: options.reason,
           factor: this.params.penalty.factor,
@@ -143,19 +149,8 @@ export class AbuseRuntime {
 
   /** Fail static: with the box unreadable, no value is penalized (the configured limits apply). */
   private fail(error: unknown): void {
-    this.metrics.stateError();
-    if (this.stateOk) {
-      this.logger.warn(
-        { ...this.fields(), error: error instanceof Error ? error.message : String(error) },
-        'adaptive: shared state unreadable; the configured limits apply until it is back',
-      );
-    }
-    this.stateOk = false;
+    this.health.failed(error);
     this.boxed = new Map();
     this.recent.clear();
-  }
-
-  private fields(): Record<string, string> {
-    return { domain: this.id.domain, controller: this.id.name };
   }
 }

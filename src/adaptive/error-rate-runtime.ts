@@ -3,6 +3,7 @@ import type { AdaptiveStateStore, ControllerId, ErrorRateRecord, SampleAdd } fro
 import type { ControllerMetrics } from './controller-metrics.js';
 import type { ErrorRateParams } from './controller-params.js';
 import { nextFactor } from './error-rate-controller.js';
+import { SharedStateHealth } from './state-health.js';
 
 /** Buffered samples of one interval, not yet added to the shared sums. */
 interface Pending {
@@ -37,8 +38,7 @@ export class ErrorRateRuntime {
   /** The factor the controller computed from the shared record (1 when there is none). */
   computed = 1;
   record: ErrorRateRecord | undefined;
-  /** False while the last refresh failed (fail static: the configured limits apply). */
-  stateOk = true;
+  private health: SharedStateHealth;
   private pending = new Map<number, Pending>();
 
   constructor(
@@ -47,7 +47,13 @@ export class ErrorRateRuntime {
     readonly metrics: ControllerMetrics,
     private readonly logger: Logger,
   ) {
+    this.health = new SharedStateHealth(id, metrics, logger);
     metrics.factor(1);
+  }
+
+  /** False while the last refresh failed (fail static: the configured limits apply). */
+  get stateOk(): boolean {
+    return this.health.ok;
   }
 
   get shadowMode(): boolean {
@@ -58,7 +64,7 @@ export class ErrorRateRuntime {
   inherit(previous: ErrorRateRuntime): void {
     this.record = previous.record;
     this.pending = previous.pending;
-    this.stateOk = previous.stateOk;
+    this.health = previous.health;
     this.setComputed(previous.computed);
   }
 
@@ -131,14 +137,13 @@ export class ErrorRateRuntime {
   }
 
   private apply(record: ErrorRateRecord | undefined): void {
-    if (!this.stateOk) this.logger.info(this.fields(), 'adaptive: shared state readable again');
-    this.stateOk = true;
+    this.health.succeeded();
     this.record = record;
     const factor = record?.factor ?? 1;
     if (factor !== this.computed) {
       this.logger.info(
         {
-          ...this.fields(),
+          ...this.health.fields(),
           factor,
           previous: this.computed,
           decision: record?.decision ?? 'reset',
@@ -153,14 +158,7 @@ export class ErrorRateRuntime {
   }
 
   private fail(error: unknown): void {
-    this.metrics.stateError();
-    if (this.stateOk) {
-      this.logger.warn(
-        { ...this.fields(), error: error instanceof Error ? error.message : String(error) },
-        'adaptive: shared state unreadable; the configured limits apply until it is back',
-      );
-    }
-    this.stateOk = false;
+    this.health.failed(error);
     this.enforced = 1;
   }
 
@@ -168,9 +166,5 @@ export class ErrorRateRuntime {
     this.computed = factor;
     this.enforced = this.params.shadowMode || !this.stateOk ? 1 : factor;
     this.metrics.factor(factor);
-  }
-
-  private fields(): Record<string, string> {
-    return { domain: this.id.domain, controller: this.id.name };
   }
 }
