@@ -32,6 +32,7 @@ import { RateLimitResponse_Code } from '../src/gen/envoy/service/ratelimit/v3/rl
 import { startServeProcess } from '../test/support/cli-process.js';
 import { type EntrySpec, encodeAccessLogs } from '../test/support/envoy-access-log.js';
 import { createRlsClient } from '../test/support/grpc-client.js';
+import { mulberry32 } from './load/request-bodies.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const { values } = parseArgs({
@@ -69,18 +70,6 @@ descriptors:
     rate_limit: {unit: second, requests_per_unit: ${LIMIT}}
     adaptive: [checkout-health]
 `;
-
-/** mulberry32: the same upstream failures on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** One 250 ms window: its counts, and the rates over the last second (this window and the 3 before). */
 interface Sample {
@@ -121,7 +110,7 @@ async function main(): Promise<void> {
     },
   );
 
-  const random = seeded(42);
+  const random = mulberry32(42);
   const t0 = performance.now();
   const now = () => (performance.now() - t0) / 1000;
   const failing = (t: number) => t >= FAIL_START_S && t < FAIL_END_S;

@@ -115,7 +115,7 @@ export function overLimitMix(n: number, options: OverLimitMixOptions = {}): Buff
 }
 
 /** A small seeded PRNG (mulberry32) returning floats in [0, 1); good enough to shuffle bodies. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
