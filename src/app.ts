@@ -113,6 +113,8 @@ export function createApp(settings: Settings, deps: AppDeps): App {
           settings: settings.xds,
           mergeDomains: settings.mergeDomainConfig,
           limits: settings.configLoad.limits,
+          // validated in a worker thread like a file load: answers go on from the last config
+          loader: workerConfigLoader(settings.configLoad),
           logger,
           onLoaded,
         })

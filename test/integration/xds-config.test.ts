@@ -44,6 +44,8 @@ beforeAll(async () => {
       CONFIG_GRPC_XDS_SERVER_CONNECT_RETRY_INTERVAL: '100ms',
       XDS_CLIENT_BACKOFF_INITIAL_INTERVAL: '100ms',
       XDS_CLIENT_BACKOFF_MAX_INTERVAL: '200ms',
+      // a pushed set is bounded like files on disk (one test pushes past it)
+      CONFIG_MAX_BYTES: '16384',
     },
   });
   client = createRlsClient(server.grpcAddress);
@@ -105,6 +107,21 @@ describe('CONFIG_TYPE=GRPC_XDS_SOTW against a SotW ADS server', () => {
     const nack2 = await xds.waitFor((r) => r.error_detail != null, { from: from2 });
     expect(nack2.version_info).toBe('v2');
     expect(nack2.error_detail?.message).toContain("invalid rate limit unit 'UNKNOWN'");
+    expect(await limitNow()).toBe(5);
+  });
+
+  it('NACKs a set over CONFIG_MAX_BYTES, as a file load refuses one, and keeps the last good config', async () => {
+    const from = xds.requests.length;
+    const descriptors = Array.from({ length: 400 }, (_, i) => ({
+      key: `key-${i}`,
+      rateLimit: { unit: RateLimitUnit.MINUTE, requestsPerUnit: i + 1 },
+    }));
+    xds.push('v3d', [{ name: 'huge', domain: 'gw', descriptors }]);
+    const nack = await xds.waitFor((r) => r.error_detail != null, { from });
+    expect(nack.version_info).toBe('v2');
+    expect(nack.error_detail?.message).toMatch(
+      /xds:huge: .*over the limit of 16,384 bytes \(CONFIG_MAX_BYTES\)/,
+    );
     expect(await limitNow()).toBe(5);
   });
 

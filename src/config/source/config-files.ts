@@ -204,7 +204,7 @@ export async function readConfigFiles(
   return files;
 }
 
-function checkTotal(file: string, size: number, total: number, maxBytes: number): void {
+export function checkTotal(file: string, size: number, total: number, maxBytes: number): void {
   if (total <= maxBytes) return;
   throw new ConfigFilesError(
     file,

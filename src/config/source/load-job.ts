@@ -4,12 +4,17 @@ import { buildTrees, type ConfigFile, type TreesResult } from '../rules/build-co
 import { type CompactTail, compactBatches, compactTail } from '../rules/compact-config.js';
 import type { ConfigLimits } from '../rules/config-limits.js';
 import type { DomainSummary } from '../rules/rate-limit-config.js';
-import { ConfigFilesError, readConfigFiles } from './config-files.js';
+import { ConfigFilesError, checkTotal, readConfigFiles } from './config-files.js';
 
 /** One load: what to read and build, sent to the loader thread as its `workerData`. */
 export interface LoadRequest {
   /** Files to load, sorted (from `walkConfigRoots`). */
   readonly paths: readonly string[];
+  /**
+   * Files given by content instead (the xDS source: each pushed resource as the YAML file that
+   * says the same); `paths` is then empty. CONFIG_MAX_BYTES applies to their total as to files.
+   */
+  readonly inline?: readonly ConfigFile[] | undefined;
   readonly mergeDomains: boolean;
   readonly limits: ConfigLimits;
   /** Hash of the last load's files: when they hash the same, nothing is built. */
@@ -29,7 +34,10 @@ export type ReadOutcome =
 export async function readForLoad(request: LoadRequest): Promise<ReadOutcome> {
   let files: ConfigFile[];
   try {
-    files = await readConfigFiles(request.paths, request.limits.maxBytes);
+    files =
+      request.inline === undefined
+        ? await readConfigFiles(request.paths, request.limits.maxBytes)
+        : checkedInline(request.inline, request.limits.maxBytes);
   } catch (err) {
     const problem = problemOf(err);
     const hash = `unreadable\0${problem.file}\0${problem.message}`;
@@ -37,6 +45,17 @@ export async function readForLoad(request: LoadRequest): Promise<ReadOutcome> {
   }
   const hash = hashFiles(files);
   return hash === request.previousHash ? { kind: 'unchanged', hash } : { kind: 'read', hash, files };
+}
+
+/** Inline files within CONFIG_MAX_BYTES (UTF-8 bytes, summed as for files on disk). */
+function checkedInline(files: readonly ConfigFile[], maxBytes: number): ConfigFile[] {
+  let total = 0;
+  for (const file of files) {
+    const size = Buffer.byteLength(file.content, 'utf8');
+    total += size;
+    checkTotal(file.path, size, total, maxBytes);
+  }
+  return [...files];
 }
 
 /** A thrown error as a problem without a position: the file it names, or `<config>`. */

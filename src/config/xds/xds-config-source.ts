@@ -2,10 +2,11 @@ import type { ConfigProblem } from '../../core/errors.js';
 import type { Any } from '../../gen/google/protobuf/any.js';
 import { RateLimitConfig as RateLimitConfigMessage } from '../../gen/ratelimit/config/ratelimit/v3/rls_conf.js';
 import type { Logger } from '../../log/logger.js';
-import { buildConfig, type ConfigFile } from '../rules/build-config.js';
+import type { ConfigFile } from '../rules/build-config.js';
 import { type ConfigLimits, DEFAULT_CONFIG_LIMITS } from '../rules/config-limits.js';
 import type { RateLimitConfig } from '../rules/rate-limit-config.js';
 import type { XdsSettings } from '../settings/xds-settings.js';
+import { type ConfigLoader, inThreadConfigLoader } from '../source/config-loader.js';
 import type { LoadOutcome } from '../source/config-source.js';
 import type { RulesSource } from '../source/rules-source.js';
 import { XdsClient, type XdsVerdict } from './xds-client.js';
@@ -22,6 +23,12 @@ export interface XdsConfigSourceOptions {
   /** MERGE_DOMAIN_CONFIG: resources with the same domain add up instead of clashing. */
   readonly mergeDomains: boolean;
   readonly limits?: ConfigLimits | undefined;
+  /**
+   * Builds the pushed set (the service: `workerConfigLoader`, so a big push is parsed off
+   * the serving thread, under CONFIG_LOAD_TIMEOUT and CONFIG_LOAD_MAX_HEAP like a file load).
+   * Default: on this thread.
+   */
+  readonly loader?: ConfigLoader | undefined;
   readonly logger: Logger;
   /** Called after every response was applied or rejected (as ConfigSource's `onLoaded`). */
   readonly onLoaded?: (outcome: LoadOutcome) => void;
@@ -78,7 +85,7 @@ export class XdsConfigSource implements RulesSource {
   }
 
   private async apply(resources: readonly Any[], version: string): Promise<XdsVerdict> {
-    const outcome = this.build(resources);
+    const outcome = await this.build(resources);
     const { logger } = this.options;
     if (outcome.ok) {
       this.config = outcome.config;
@@ -104,7 +111,7 @@ export class XdsConfigSource implements RulesSource {
       : { ok: false, message: summary(outcome.problems, outcome.problemCount) };
   }
 
-  private build(resources: readonly Any[]): LoadOutcome {
+  private async build(resources: readonly Any[]): Promise<LoadOutcome> {
     const files: ConfigFile[] = [];
     const seen = new Set<string>();
     for (const [index, resource] of resources.entries()) {
@@ -122,13 +129,18 @@ export class XdsConfigSource implements RulesSource {
       files.push({ path, content: file.content });
     }
     const limits = this.options.limits ?? DEFAULT_CONFIG_LIMITS;
-    try {
-      const built = buildConfig(files, { mergeDomains: this.options.mergeDomains }, limits);
-      if (!built.ok) return built;
-      return { ok: true, config: built.config, files: files.map((f) => f.path), warnings: built.warnings };
-    } catch (err) {
-      return { ok: false, problems: [problem('<xds>', err instanceof Error ? err.message : String(err))] };
-    }
+    const loader = this.options.loader ?? inThreadConfigLoader();
+    const loaded = await loader.load({
+      paths: [],
+      inline: files,
+      mergeDomains: this.options.mergeDomains,
+      limits,
+      previousHash: undefined,
+    });
+    if (loaded.unchanged) return { ok: false, problems: [problem('<xds>', 'the loader reported no change')] };
+    const built = loaded.result;
+    if (!built.ok) return built;
+    return { ok: true, config: built.config, files: files.map((f) => f.path), warnings: built.warnings };
   }
 }
 
