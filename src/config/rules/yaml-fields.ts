@@ -36,6 +36,29 @@ function present<L extends Level>(fields: Fields<L>, name: LevelKey<L>): Field |
 }
 
 /**
+ * The shape every typed field reader shares: `absent` when the field is missing or null,
+ * `accept`'s value when it takes the node, else a report that the field `must be <expected>`
+ * (with what was found) and `invalid`.
+ */
+function readTyped<L extends Level, T, D>(
+  file: YamlFile,
+  fields: Fields<L>,
+  name: LevelKey<L>,
+  how: { absent: D; invalid: D; expected: string; accept: (value: unknown) => T | undefined },
+): T | D {
+  const field = present(fields, name);
+  if (field === undefined) return how.absent;
+  const accepted = how.accept(field.value);
+  if (accepted !== undefined) return accepted;
+  report(
+    file,
+    fieldAt(field),
+    `config error, '${name}' must be ${how.expected}, found ${describeFound(field.value)}`,
+  );
+  return how.invalid;
+}
+
+/**
  * A string field: '' when missing or null, the text as written for integers and booleans
  * (as yaml.v2 decodes them into a string), undefined after reporting anything else. A
  * float or uint64 is refused as in the reference (whose text is only `error checking config`).
@@ -61,12 +84,12 @@ export function readBool<L extends Level>(
   fields: Fields<L>,
   name: LevelKey<L>,
 ): boolean | undefined {
-  const field = present(fields, name);
-  if (field === undefined) return false;
-  const v = field.value;
-  if (isScalar(v) && typeof v.value === 'boolean') return v.value;
-  report(file, fieldAt(field), `config error, '${name}' must be true or false, found ${describeFound(v)}`);
-  return undefined;
+  return readTyped(file, fields, name, {
+    absent: false,
+    invalid: undefined,
+    expected: 'true or false',
+    accept: (v) => (isScalar(v) && typeof v.value === 'boolean' ? v.value : undefined),
+  });
 }
 
 /**
@@ -79,19 +102,15 @@ export function readUint32<L extends Level>(
   name: LevelKey<L>,
   min = 0,
 ): number {
-  const field = present(fields, name);
-  if (field === undefined) return 0;
-  const v = field.value;
-  if (isScalar(v) && isIntegerScalar(v)) {
-    const n = v.value as number;
-    if (n >= min && n <= MAX_UINT32) return n;
-  }
-  report(
-    file,
-    fieldAt(field),
-    `config error, '${name}' must be an integer from ${min} to ${MAX_UINT32}, found ${describeFound(v)}`,
-  );
-  return 0;
+  return readTyped(file, fields, name, {
+    absent: 0,
+    invalid: 0,
+    expected: `an integer from ${min} to ${MAX_UINT32}`,
+    accept: (v) => {
+      const n = isScalar(v) && isIntegerScalar(v) ? (v.value as number) : undefined;
+      return n !== undefined && n >= min && n <= MAX_UINT32 ? n : undefined;
+    },
+  });
 }
 
 /** True when a field is written with a non-null value (null is the same as absent, as in yaml.v2). */
@@ -105,12 +124,12 @@ export function readList<L extends Level>(
   fields: Fields<L>,
   name: LevelKey<L>,
 ): readonly unknown[] {
-  const field = present(fields, name);
-  if (field === undefined) return [];
-  const v = field.value;
-  if (isSeq(v)) return v.items;
-  report(file, fieldAt(field), `config error, '${name}' must be a list, found ${describeFound(v)}`);
-  return [];
+  return readTyped(file, fields, name, {
+    absent: [] as readonly unknown[],
+    invalid: [] as readonly unknown[],
+    expected: 'a list',
+    accept: (v) => (isSeq(v) ? (v.items as readonly unknown[]) : undefined),
+  });
 }
 
 /** A map field: undefined when missing or null, undefined after reporting a non-map. */
@@ -119,12 +138,12 @@ export function readMap<L extends Level>(
   fields: Fields<L>,
   name: LevelKey<L>,
 ): YAMLMap | undefined {
-  const field = present(fields, name);
-  if (field === undefined) return undefined;
-  const v = field.value;
-  if (isMap(v)) return v;
-  report(file, fieldAt(field), `config error, '${name}' must be a map, found ${describeFound(v)}`);
-  return undefined;
+  return readTyped(file, fields, name, {
+    absent: undefined,
+    invalid: undefined,
+    expected: 'a map',
+    accept: (v) => (isMap(v) ? v : undefined),
+  });
 }
 
 /** The items of a list that are maps; every other item is reported with the reference's text. */
@@ -152,12 +171,13 @@ export function readNumber<L extends Level>(
   fields: Fields<L>,
   name: LevelKey<L>,
 ): number | undefined {
-  const field = present(fields, name);
-  if (field === undefined) return undefined;
-  const v = field.value;
-  if (isScalar(v) && typeof v.value === 'number' && Number.isFinite(v.value)) return v.value;
-  report(file, fieldAt(field), `config error, '${name}' must be a number, found ${describeFound(v)}`);
-  return undefined;
+  return readTyped(file, fields, name, {
+    absent: undefined,
+    invalid: undefined,
+    expected: 'a number',
+    accept: (v) =>
+      isScalar(v) && typeof v.value === 'number' && Number.isFinite(v.value) ? v.value : undefined,
+  });
 }
 
 const DURATION_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
@@ -171,18 +191,12 @@ export function readDuration<L extends Level>(
   fields: Fields<L>,
   name: LevelKey<L>,
 ): number | undefined {
-  const field = present(fields, name);
-  if (field === undefined) return undefined;
-  const v = field.value;
-  const text = isScalar(v) && typeof v.value === 'string' ? v.value.trim() : undefined;
-  const ms = text === undefined ? undefined : parseDuration(text);
-  if (ms !== undefined) return ms;
-  report(
-    file,
-    fieldAt(field),
-    `config error, '${name}' must be a duration such as 5s, 500ms, 1m or 1h, found ${describeFound(v)}`,
-  );
-  return undefined;
+  return readTyped(file, fields, name, {
+    absent: undefined,
+    invalid: undefined,
+    expected: 'a duration such as 5s, 500ms, 1m or 1h',
+    accept: (v) => (isScalar(v) && typeof v.value === 'string' ? parseDuration(v.value.trim()) : undefined),
+  });
 }
 
 function parseDuration(text: string): number | undefined {
